@@ -1,0 +1,261 @@
+"""Organizations, teams, projects, members, DSN keys and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from organizations import scopes
+
+slug_validator = RegexValidator(
+    r"^(?!\d+$)[a-z0-9_-]+$",
+    "Enter a slug of lowercase letters, digits, underscores or hyphens (not only digits).",
+)
+
+
+class OrganizationStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PENDING_DELETION = "pending_deletion", "Pending deletion"
+    DELETION_IN_PROGRESS = "deletion_in_progress", "Deletion in progress"
+
+
+class Organization(models.Model):
+    slug = models.SlugField(max_length=50, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=64)
+    status = models.CharField(
+        max_length=32, choices=OrganizationStatus.choices, default=OrganizationStatus.ACTIVE
+    )
+    is_early_adopter = models.BooleanField(default=False)
+    require_2fa = models.BooleanField("require 2FA", default=False)
+    require_email_verification = models.BooleanField(default=False)
+    # Optional organization-wide ingest quota: N error events per W seconds, all projects.
+    rate_limit_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Error events allowed per window (empty: no limit)."
+    )
+    rate_limit_window = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Window length in seconds.",
+    )
+    date_created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Team(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="teams")
+    slug = models.SlugField(max_length=50, validators=[slug_validator])
+    name = models.CharField(max_length=64)
+    date_created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["organization__slug", "slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "slug"], name="team_slug_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization.slug}/{self.slug}"
+
+
+class Project(models.Model):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="projects"
+    )
+    slug = models.SlugField(max_length=50, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+    platform = models.CharField(max_length=64, blank=True, default="")
+    teams = models.ManyToManyField(Team, related_name="projects", blank=True)
+    date_created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["organization__slug", "slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "slug"], name="project_slug_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization.slug}/{self.slug}"
+
+
+class OrganizationMember(models.Model):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="members"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=scopes.ROLE_CHOICES, default=scopes.ROLE_MEMBER)
+    teams = models.ManyToManyField(Team, related_name="members", blank=True)
+    date_created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["organization__slug", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "user"], name="member_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organization.slug} ({self.role})"
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return scopes.ROLE_SCOPES.get(self.role, frozenset())
+
+    @property
+    def has_global_access(self) -> bool:
+        return self.role in scopes.GLOBAL_ACCESS_ROLES
+
+
+def generate_public_key() -> str:
+    return secrets.token_hex(16)
+
+
+class ProjectKey(models.Model):
+    """A DSN key: `http://<public_key>@<host>/<project_id>`."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="keys")
+    label = models.CharField(max_length=64, blank=True, default="Default")
+    public_key = models.CharField(
+        max_length=32,
+        unique=True,
+        default=generate_public_key,
+        validators=[RegexValidator(r"^[0-9a-f]{32}$", "32 lowercase hex characters.")],
+    )
+    secret_key = models.CharField(max_length=32, blank=True, default=generate_public_key)
+    is_active = models.BooleanField(default=True)
+    # Optional per-key quota: N error events per W seconds.
+    rate_limit_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Error events allowed per window (empty: no limit)."
+    )
+    rate_limit_window = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Window length in seconds.",
+    )
+    date_created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["project_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.project} key {self.public_key}"
+
+    @property
+    def dsn(self) -> str:
+        base = urlsplit(settings.STATSAPI_PUBLIC_URL)
+        return f"{base.scheme}://{self.public_key}@{base.netloc}{base.path.rstrip('/')}/{self.project_id}"
+
+
+# --- API tokens --------------------------------------------------------------------------------
+
+USER_TOKEN_PREFIX = "sntryu_"
+ORG_TOKEN_PREFIX = "sntrys_"
+# The stored lookup id: the type prefix plus the first 8 hex characters (not secret).
+TOKEN_LOOKUP_LENGTH = 15
+
+
+def hash_token(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+class BaseToken(models.Model):
+    """Shared fields of personal and organization tokens.
+
+    Only the SHA-256 hash of a token is stored; the plaintext is returned once, by `create`,
+    and cannot be read back. `token_lookup` is a non-secret prefix used to find the row; the
+    hash is then compared in constant time.
+    """
+
+    PREFIX = ""
+
+    name = models.CharField(max_length=255, blank=True, default="")
+    token_lookup = models.CharField(max_length=TOKEN_LOOKUP_LENGTH, unique=True, editable=False)
+    token_hash = models.CharField(max_length=64, editable=False)
+    token_last_characters = models.CharField(max_length=4, editable=False)
+    scopes = models.JSONField(default=list)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    date_created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def generate_plaintext(cls) -> str:
+        return cls.PREFIX + secrets.token_hex(32)
+
+    def set_plaintext(self, plaintext: str) -> None:
+        self.token_lookup = plaintext[:TOKEN_LOOKUP_LENGTH]
+        self.token_hash = hash_token(plaintext)
+        self.token_last_characters = plaintext[-4:]
+
+    def matches(self, plaintext: str) -> bool:
+        return hmac.compare_digest(self.token_hash, hash_token(plaintext))
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def display(self) -> str:
+        """What may be shown after creation: the lookup prefix and the last four characters."""
+        return f"{self.token_lookup}…{self.token_last_characters}"
+
+    def get_scopes(self) -> frozenset[str]:
+        return frozenset(self.scopes or ())
+
+
+class ApiToken(BaseToken):
+    """A personal token (`sntryu_` + 64 hex) acting as its user."""
+
+    PREFIX = USER_TOKEN_PREFIX
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+
+    class Meta:
+        ordering = ["-date_created"]
+        verbose_name = "personal API token"
+
+    def __str__(self) -> str:
+        return f"{self.display} ({self.user})"
+
+
+class OrgAuthToken(BaseToken):
+    """An organization token (`sntrys_` + 64 hex), bound to one organization, with no user."""
+
+    PREFIX = ORG_TOKEN_PREFIX
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="auth_tokens"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-date_created"]
+        verbose_name = "organization token"
+
+    def __str__(self) -> str:
+        return f"{self.display} ({self.organization.slug})"

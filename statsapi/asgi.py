@@ -1,0 +1,13 @@
+"""ASGI entry point."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statsapi.settings")
+
+application = get_asgi_application()
+
+from statsapi.checks import fail_on_unsafe_settings  # noqa: E402
+
+fail_on_unsafe_settings()

@@ -1,0 +1,190 @@
+"""statsapi settings: one file, driven by environment variables.
+
+Every variable is listed in `.env.example`. The defaults run on a laptop with no services:
+SQLite and the in-memory TSDB (the embedded default). A bad value fails at startup with
+ImproperlyConfigured rather than at the first request.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be True or False, not {raw!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from None
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", False)
+# Under pytest the defaults are the local PostgreSQL and Redis (tests talk to real services);
+# DATABASE_URL and REDIS_URL still override them.
+TESTING = "PYTEST_VERSION" in os.environ
+
+# A missing SECRET_KEY with DEBUG=False stops the server at startup (statsapi/checks.py);
+# the placeholder only lets management commands and tests run.
+SECRET_KEY_FROM_ENV = bool(os.environ.get("SECRET_KEY"))
+SECRET_KEY = os.environ.get("SECRET_KEY") or "statsapi-insecure-development-key"
+# Explicit opt-in to the in-memory TSDB with DEBUG=False (the embedded single-process server).
+STATSAPI_EMBEDDED = env_bool("STATSAPI_EMBEDDED", False)
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "organizations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "statsapi.urls"
+WSGI_APPLICATION = "statsapi.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# DATABASE_URL, e.g. postgres://postgres@127.0.0.1:5432/statsapi. Default: a SQLite file.
+DATABASE_URL = os.environ.get("DATABASE_URL", "") or (
+    "postgres://postgres@127.0.0.1:5432/statsapi" if TESTING else ""
+)
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL or f"sqlite:///{BASE_DIR / 'var' / 'statsapi.sqlite3'}",
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        )
+    }
+except ValueError as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # One connection per request thread; SQLite is for the embedded single-process default.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"].setdefault("TEST", {})
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- TSDB -----------------------------------------------------------------------------------
+# REDIS_URL, e.g. redis://127.0.0.1:6379/3 (the database number is honoured). When set,
+# RedisTSDB is the default backend; when unset, the in-memory TSDB (one process only).
+REDIS_URL = os.environ.get("REDIS_URL", "") or ("redis://127.0.0.1:6379/0" if TESTING else "")
+if REDIS_URL and urlsplit(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
+    raise ImproperlyConfigured(f"REDIS_URL must be a redis:// URL, not {REDIS_URL!r}")
+TSDB_BACKEND = os.environ.get("TSDB_BACKEND") or (
+    "tsdb.redis.RedisTSDB" if REDIS_URL else "tsdb.inmemory.InMemoryTSDB"
+)
+TSDB_OPTIONS: dict[str, object] = {}
+if TSDB_BACKEND == "tsdb.redis.RedisTSDB":
+    TSDB_OPTIONS = {
+        "url": REDIS_URL or "redis://127.0.0.1:6379/0",
+        "prefix": os.environ.get("TSDB_PREFIX", "ts:"),
+    }
+TSDB_ROLLUPS = ((10, 360), (60, 720), (3600, 2160))
+# Ingest quotas (rate limits) live in the same Redis as the TSDB, under their own prefix.
+QUOTAS_PREFIX = os.environ.get("QUOTAS_PREFIX", "quota:")
+# --- Stats API ------------------------------------------------------------------------------
+# Integer bucket timestamps instead of floats in [ts, count] series (typed OpenAPI clients).
+STATS_INTEGER_TIMESTAMPS = env_bool("STATS_INTEGER_TIMESTAMPS", False)
+
+# --- Public address ---------------------------------------------------------------------------
+# The address SDKs reach this server at; DSNs are built from it (http://<key>@<host>/<project>).
+STATSAPI_PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000")
+if urlsplit(STATSAPI_PUBLIC_URL).scheme not in {"http", "https"}:
+    raise ImproperlyConfigured(f"PUBLIC_URL must be an http(s) URL, not {STATSAPI_PUBLIC_URL!r}")
+
+# --- REST framework -------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "organizations.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "EXCEPTION_HANDLER": "organizations.exceptions.api_exception_handler",
+}
+
+# --- Security headers -----------------------------------------------------------------------
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("SECURE_PROXY_SSL", False) else None
+)
+
+# --- Internationalisation, static files -----------------------------------------------------
+LANGUAGE_CODE = "en-us"
+LANGUAGES = [("en", "English")]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+
+# --- Logging --------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}

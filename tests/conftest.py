@@ -1,0 +1,54 @@
+"""Shared test fixtures: real PostgreSQL and real Redis, isolated per test.
+
+- Each pytest run gets its own PostgreSQL test database (several runs can share a machine).
+- Each test gets its own Redis key prefix for the TSDB and the quotas, on the RedisTSDB backend,
+  and every key under that prefix is deleted afterwards. Nothing else in Redis is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings() -> None:
+    from django.conf import settings
+
+    settings.DATABASES["default"]["TEST"]["NAME"] = f"test_statsapi_{os.getpid()}"
+
+
+def delete_prefix(client: redis.Redis, prefix: str) -> None:
+    batch = []
+    for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            client.delete(*batch)
+            batch.clear()
+    if batch:
+        client.delete(*batch)
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL)
+    yield client
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def redis_prefix(settings, redis_client: redis.Redis) -> Iterator[str]:
+    """A unique Redis prefix for this test; RedisTSDB and the quotas use it."""
+    prefix = f"test:{uuid.uuid4().hex[:12]}:"
+    settings.TSDB_BACKEND = "tsdb.redis.RedisTSDB"
+    settings.TSDB_OPTIONS = {"url": REDIS_URL, "prefix": prefix + "ts:"}
+    settings.QUOTAS_PREFIX = prefix + "quota:"
+    settings.REDIS_URL = REDIS_URL
+    yield prefix
+    delete_prefix(redis_client, prefix)
