@@ -1,0 +1,74 @@
+"""What a request may do in one organization: effective scopes and project visibility."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rest_framework.request import Request
+
+from organizations.models import ApiToken, Organization, OrganizationMember, OrgAuthToken
+from organizations.scopes import ALL_SCOPES
+
+
+@dataclass(frozen=True)
+class Access:
+    organization: Organization
+    scopes: frozenset[str] = frozenset()
+    member: OrganizationMember | None = None
+    # Sees every project of the organization, not only its teams' projects.
+    has_global_access: bool = False
+    team_ids: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def has_access(self) -> bool:
+        return bool(self.scopes)
+
+    def has_any_scope(self, required: tuple[str, ...] | list[str]) -> bool:
+        return any(scope in self.scopes for scope in required)
+
+
+def request_token_scopes(request: Request) -> frozenset[str] | None:
+    """The token's own scopes, or None for a session (browser) login."""
+    if isinstance(request.auth, ApiToken | OrgAuthToken):
+        return request.auth.get_scopes()
+    return None
+
+
+def access_for(request: Request, organization: Organization) -> Access:
+    """Effective access of the request's credentials in `organization`.
+
+    - organization token: its scopes, only in its own organization; sees every project when it
+      has `org:read`;
+    - personal token: its scopes intersected with its user's role scopes in the organization;
+    - session login: the user's role scopes (superusers: every scope, every project).
+    A caller with no membership gets an Access with no scopes.
+    """
+    token = request.auth
+    if isinstance(token, OrgAuthToken):
+        if token.organization_id != organization.pk:
+            return Access(organization)
+        scopes = token.get_scopes()
+        return Access(organization, scopes=scopes, has_global_access="org:read" in scopes)
+
+    user = request.user
+    if not user.is_authenticated:
+        return Access(organization)
+    member = (
+        OrganizationMember.objects.filter(organization=organization, user=user)
+        .prefetch_related("teams")
+        .first()
+    )
+    if member is None:
+        if token is None and user.is_superuser:
+            return Access(organization, scopes=frozenset(ALL_SCOPES), has_global_access=True)
+        return Access(organization)
+    scopes = member.scopes
+    if isinstance(token, ApiToken):
+        scopes = scopes & token.get_scopes()
+    return Access(
+        organization,
+        scopes=frozenset(scopes),
+        member=member,
+        has_global_access=member.has_global_access,
+        team_ids=frozenset(team.pk for team in member.teams.all()),
+    )

@@ -1,0 +1,45 @@
+"""API error bodies: always `{"detail": "<message>"}`, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from tsdb.base import TSDBUnavailable
+
+logger = logging.getLogger(__name__)
+
+NOT_FOUND = "The requested resource does not exist"
+TSDB_RETRY_AFTER_SECONDS = 5
+
+
+def first_message(detail: Any) -> str:
+    """The first message of a (possibly nested) DRF error detail."""
+    if isinstance(detail, dict):
+        for value in detail.values():
+            return first_message(value)
+        return "Invalid request"
+    if isinstance(detail, list):
+        return first_message(detail[0]) if detail else "Invalid request"
+    return str(detail)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, TSDBUnavailable):
+        logger.warning("TSDB unavailable: %s", exc)
+        return Response(
+            {"detail": "The stats store is unavailable; try again shortly."},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(TSDB_RETRY_AFTER_SECONDS)},
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(NOT_FOUND)
+    response = exception_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.ValidationError):
+        response.data = {"detail": first_message(exc.detail)}
+    return response
