@@ -10,7 +10,7 @@ from typing import Any
 import redis
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import InvalidResponse, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
@@ -26,7 +26,7 @@ _UNAVAILABLE_REPLIES = ("LOADING", "MISCONF", "OOM", "READONLY", "MASTERDOWN", "
 def _unavailable_on_redis_errors() -> Iterator[None]:
     try:
         yield
-    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+    except (RedisConnectionError, RedisTimeoutError, InvalidResponse, OSError) as exc:
         raise TSDBUnavailable(f"Redis is unavailable: {exc}") from exc
     except ResponseError as exc:
         if str(exc).split(" ", 1)[0].upper() in _UNAVAILABLE_REPLIES or "TRYAGAIN" in str(exc):

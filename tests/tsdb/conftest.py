@@ -1,0 +1,97 @@
+"""TSDB fixtures: every backend under test, each isolated by its own Redis key prefix."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from tsdb.base import BaseTSDB
+from tsdb.inmemory import InMemoryTSDB
+from tsdb.redis import RedisTSDB
+
+TSDB_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+class CountingConnection(redis.Connection):
+    """A connection that records every batch it sends: one batch is one round trip."""
+
+    batches: list[list[tuple[Any, ...]]] = []
+
+    def pack_commands(self, commands: Any) -> Any:
+        commands = [tuple(args) for args in commands]
+        CountingConnection.batches.append(commands)
+        return super().pack_commands(commands)
+
+    def send_command(self, *args: Any, **kwargs: Any) -> None:
+        CountingConnection.batches.append([args])
+        super().send_command(*args, **kwargs)
+
+
+def delete_keys(client: redis.Redis, prefix: str) -> None:
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    for start in range(0, len(keys), 500):
+        client.delete(*keys[start : start + 500])
+
+
+@pytest.fixture
+def tsdb_prefix() -> Iterator[str]:
+    """A Redis key prefix no other test or engineer uses; its keys are deleted afterwards."""
+    prefix = f"test:tsdb:{uuid.uuid4().hex}:"
+    client = redis.Redis.from_url(TSDB_REDIS_URL)
+    delete_keys(client, prefix)
+    yield prefix
+    delete_keys(client, prefix)
+    client.close()
+
+
+@pytest.fixture
+def raw_redis() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(TSDB_REDIS_URL, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def redis_tsdb(tsdb_prefix: str) -> Iterator[RedisTSDB]:
+    backend = RedisTSDB(url=TSDB_REDIS_URL, prefix=tsdb_prefix)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def counting_tsdb(tsdb_prefix: str) -> Iterator[RedisTSDB]:
+    """A RedisTSDB on a client whose connections record what they send; the handshake is
+    done (and forgotten) before the test starts."""
+    pool = redis.ConnectionPool.from_url(TSDB_REDIS_URL, connection_class=CountingConnection)
+    client = redis.Redis(connection_pool=pool)
+    client.ping()
+    CountingConnection.batches.clear()
+    backend = RedisTSDB(prefix=tsdb_prefix, client=client)
+    yield backend
+    client.close()
+    pool.disconnect()
+
+
+@pytest.fixture
+def sent_batches(counting_tsdb: RedisTSDB) -> list[list[tuple[Any, ...]]]:
+    """What ``counting_tsdb`` sent to Redis: one list of commands per round trip."""
+    return CountingConnection.batches
+
+
+@pytest.fixture(params=["inmemory", "redis"])
+def tsdb_backend(request: pytest.FixtureRequest, tsdb_prefix: str) -> Iterator[BaseTSDB]:
+    """The contract suite runs once per backend."""
+    backend: BaseTSDB
+    if request.param == "redis":
+        backend = RedisTSDB(url=TSDB_REDIS_URL, prefix=tsdb_prefix)
+    else:
+        backend = InMemoryTSDB()
+    backend.flush()
+    yield backend
+    backend.flush()
+    backend.close()
