@@ -1,0 +1,60 @@
+"""Helpers shared by the management commands (not a command: the name starts with `_`)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
+from django.db import IntegrityError, transaction
+
+from organizations.services import validation_message
+
+
+@contextmanager
+def command_transaction() -> Iterator[None]:
+    """One transaction for the whole command; bad input becomes a CommandError and rolls back."""
+    try:
+        with transaction.atomic():
+            yield
+    except ValidationError as exc:
+        raise CommandError(validation_message(exc)) from None
+    except IntegrityError as exc:
+        raise CommandError(f"Could not save: {exc}") from None
+
+
+def positive_int(name: str) -> Callable[[str], int]:
+    """An argparse type for a whole number >= 1, failing with a message naming `name`."""
+
+    def parse(value: str) -> int:
+        if not value.strip().isdigit() or int(value) < 1:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be a whole number of at least 1, not {value!r}"
+            )
+        return int(value)
+
+    return parse
+
+
+def add_scope_arguments(parser: Any, kind: str) -> None:
+    parser.add_argument(
+        "--scope",
+        dest="scopes",
+        action="extend",
+        nargs="+",
+        metavar="SCOPE",
+        help=(
+            f"A scope of the {kind} (repeatable, or several after one --scope). "
+            "Default: org:read project:read team:read member:read."
+        ),
+    )
+    parser.add_argument("--name", default="", help="A label for the token.")
+    parser.add_argument(
+        "--expires-in",
+        type=positive_int("--expires-in"),
+        metavar="SECONDS",
+        help="Expire the token this many seconds from now (default: never).",
+    )
