@@ -479,6 +479,8 @@ class BaseTSDB:
             return series, {key: [0] * points for key in keys}
         rows = self._read(model, source, buckets, [str(key) for key in keys])
         if source == rollup:
+            if len(buckets) == points:
+                return series, dict(zip(keys, rows, strict=True))
             pad = [0] * (points - len(buckets))
             return series, {key: pad + row for key, row in zip(keys, rows, strict=True)}
         slots = [(bucket - first) // rollup for bucket in buckets]

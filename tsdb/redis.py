@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from itertools import chain
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -123,23 +124,30 @@ class RedisTSDB(BaseTSDB):
         by_vnode: dict[int, list[int]] = {}
         for index, field in enumerate(fields):
             by_vnode.setdefault(self.vnode(field), []).append(index)
-        groups = [
-            (vnode, indexes, [fields[i] for i in indexes]) for vnode, indexes in by_vnode.items()
-        ]
+        groups = [[fields[i] for i in indexes] for indexes in by_vnode.values()]
+        vnodes = list(by_vnode)
         make_key = self.make_key
         pipe = self.client.pipeline(transaction=False)
         send = pipe.execute_command
         for bucket in buckets:
-            for vnode, _, names in groups:
+            for vnode, names in zip(vnodes, groups, strict=True):
                 send("HMGET", make_key(model, rollup, bucket, vnode), *names)
         with _unavailable_on_redis_errors():
-            replies = iter(pipe.execute())
-        rows = [[0] * len(buckets) for _ in fields]
-        for column in range(len(buckets)):
-            for _, indexes, _ in groups:
-                for index, value in zip(indexes, next(replies), strict=True):
-                    if value is not None:
-                        rows[index][column] = int(value)
+            replies = pipe.execute()
+        # Replies come bucket by bucket, fields in vnode order: chain each bucket's replies
+        # into one column, transpose in C, then put the rows back in the callers' order.
+        per_bucket = len(groups)
+        columns = [
+            list(chain.from_iterable(replies[i : i + per_bucket]))
+            for i in range(0, len(replies), per_bucket)
+        ]
+        order = list(chain.from_iterable(by_vnode.values()))
+        rows: list[list[int]] = [[] for _ in fields]
+        for index, values in zip(order, zip(*columns, strict=True), strict=True):
+            if None in values:
+                rows[index] = [0 if value is None else int(value) for value in values]
+            else:
+                rows[index] = list(map(int, values))
         return rows
 
     def validate(self) -> None:
