@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import zlib
-from itertools import chain
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from typing import Any
 
 import redis
