@@ -1,0 +1,295 @@
+"""Django admin for organizations, teams, projects, DSN keys, members and API tokens.
+
+Tokens: the add form issues a new secret and answers with a page that shows the plaintext
+once; it is never stored, so no later page can show it. Stored tokens show only `display`
+(lookup prefix and last four characters).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from ingest.admin import InboundFiltersInline
+from organizations import forms
+from organizations.models import (
+    ApiToken,
+    BaseToken,
+    Organization,
+    OrganizationMember,
+    OrgAuthToken,
+    Project,
+    ProjectKey,
+    Team,
+)
+from organizations.services import token_issue, token_revoke
+
+
+class TeamInline(admin.TabularInline):
+    model = Team
+    fields = ["slug", "name"]
+    extra = 0
+    show_change_link = True
+
+
+class OrganizationMemberInline(admin.TabularInline):
+    model = OrganizationMember
+    fields = ["user", "role"]
+    raw_id_fields = ["user"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    form = forms.OrganizationForm
+    list_display = ["slug", "name", "status", "project_count", "member_count", "date_created"]
+    list_filter = ["status", "is_early_adopter"]
+    search_fields = ["slug", "name"]
+    inlines = [TeamInline, OrganizationMemberInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                project_total=Count("projects", distinct=True),
+                member_total=Count("members", distinct=True),
+            )
+        )
+
+    @admin.display(description="projects", ordering="project_total")
+    def project_count(self, obj: Organization) -> int:
+        return getattr(obj, "project_total", 0)
+
+    @admin.display(description="members", ordering="member_total")
+    def member_count(self, obj: Organization) -> int:
+        return getattr(obj, "member_total", 0)
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "organization", "date_created"]
+    list_filter = ["organization"]
+    search_fields = ["slug", "name", "organization__slug"]
+    list_select_related = ["organization"]
+    autocomplete_fields = ["organization"]
+
+
+class ProjectKeyInline(admin.TabularInline):
+    model = ProjectKey
+    form = forms.ProjectKeyForm
+    fields = ["label", "dsn", "is_active", "rate_limit_count", "rate_limit_window"]
+    readonly_fields = ["dsn"]
+    extra = 0
+    show_change_link = True
+
+    @admin.display(description="DSN")
+    def dsn(self, obj: ProjectKey) -> str:
+        return obj.dsn if obj.pk else "(assigned on save)"
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    form = forms.ProjectForm
+    list_display = ["slug", "name", "organization", "id", "date_created"]
+    list_filter = ["organization"]
+    search_fields = ["slug", "name", "organization__slug"]
+    list_select_related = ["organization"]
+    autocomplete_fields = ["organization"]
+    filter_horizontal = ["teams"]
+    inlines = [ProjectKeyInline, InboundFiltersInline]
+
+
+@admin.register(ProjectKey)
+class ProjectKeyAdmin(admin.ModelAdmin):
+    form = forms.ProjectKeyForm
+    list_display = ["dsn", "project", "label", "is_active", "rate_limit"]
+    list_filter = ["is_active", "project__organization"]
+    search_fields = ["public_key", "label", "project__slug", "project__organization__slug"]
+    list_select_related = ["project__organization"]
+    autocomplete_fields = ["project"]
+    readonly_fields = ["dsn", "public_key", "date_created"]
+    fields = [
+        "project",
+        "label",
+        "dsn",
+        "public_key",
+        "secret_key",
+        "is_active",
+        "rate_limit_count",
+        "rate_limit_window",
+        "date_created",
+    ]
+
+    @admin.display(description="DSN")
+    def dsn(self, obj: ProjectKey) -> str:
+        return obj.dsn if obj.pk else "(assigned on save)"
+
+    @admin.display(description="rate limit")
+    def rate_limit(self, obj: ProjectKey) -> str:
+        if obj.rate_limit_count is None:
+            return "none"
+        return f"{obj.rate_limit_count} per {obj.rate_limit_window} s"
+
+
+@admin.register(OrganizationMember)
+class OrganizationMemberAdmin(admin.ModelAdmin):
+    form = forms.OrganizationMemberForm
+    list_display = ["user", "organization", "role", "date_created"]
+    list_filter = ["role", "organization"]
+    search_fields = ["user__username", "user__email", "organization__slug", "organization__name"]
+    list_select_related = ["user", "organization"]
+    autocomplete_fields = ["organization", "user"]
+    filter_horizontal = ["teams"]
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+
+class TokenAdmin(admin.ModelAdmin):
+    """Shared by both token kinds. Subclasses set the owner field and the two forms."""
+
+    owner_field = ""
+    add_form: type[ModelForm] = ModelForm
+    change_form: type[ModelForm] = ModelForm
+    token_created_template = "admin/organizations/token_created.html"
+
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "expires_at", "last_used_at"]
+    actions = ["revoke"]
+
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: BaseToken | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> type[ModelForm]:
+        kwargs["form"] = self.change_form if obj is not None else self.add_form
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: BaseToken | None = None) -> list[str]:
+        if obj is None:
+            return ["name", self.owner_field, "scopes", "expires_at"]
+        return [
+            "display",
+            self.owner_field,
+            "name",
+            "scopes",
+            "expires_at",
+            "date_created",
+            "last_used_at",
+            "revoked_at",
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: BaseToken | None = None) -> list[str]:
+        if obj is None:
+            return []
+        return ["display", self.owner_field, "date_created", "last_used_at", "revoked_at"]
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj: BaseToken) -> str:
+        return " ".join(obj.scopes or [])
+
+    @admin.display(description="token")
+    def token_display(self, obj: BaseToken) -> str:
+        return obj.display
+
+    @admin.display(description="revoked", boolean=True, ordering="revoked_at")
+    def revoked(self, obj: BaseToken) -> bool:
+        return obj.is_revoked
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[BaseToken]) -> None:
+        revoked = sum(token_revoke(token=token) for token in queryset)
+        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
+
+    def save_model(
+        self, request: HttpRequest, obj: BaseToken, form: ModelForm, change: bool
+    ) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        self.before_issue(request, obj)
+        # Kept on the request only, for response_add; never stored anywhere.
+        request._new_token_plaintext = token_issue(token=obj)  # type: ignore[attr-defined]
+
+    def before_issue(self, request: HttpRequest, obj: BaseToken) -> None:
+        pass
+
+    def response_add(
+        self, request: HttpRequest, obj: BaseToken, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        plaintext = getattr(request, "_new_token_plaintext", None)
+        if plaintext is None:
+            return super().response_add(request, obj, post_url_continue)
+        opts = self.opts
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": opts,
+            "title": f"New {opts.verbose_name} created",
+            "token": obj,
+            "owner": getattr(obj, self.owner_field),
+            "plaintext": plaintext,
+        }
+        response = TemplateResponse(request, self.token_created_template, context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(TokenAdmin):
+    owner_field = "user"
+    add_form = forms.ApiTokenCreateForm
+    change_form = forms.ApiTokenChangeForm
+    list_display = [
+        "token_display",
+        "name",
+        "user",
+        "scope_list",
+        "expires_at",
+        "last_used_at",
+        "revoked",
+        "date_created",
+    ]
+    search_fields = ["name", "token_lookup", "user__username", "user__email"]
+    list_select_related = ["user"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(OrgAuthToken)
+class OrgAuthTokenAdmin(TokenAdmin):
+    owner_field = "organization"
+    add_form = forms.OrgAuthTokenCreateForm
+    change_form = forms.OrgAuthTokenChangeForm
+    list_display = [
+        "token_display",
+        "name",
+        "organization",
+        "scope_list",
+        "expires_at",
+        "last_used_at",
+        "revoked",
+        "date_created",
+    ]
+    list_filter = [*TokenAdmin.list_filter, "organization"]
+    search_fields = ["name", "token_lookup", "organization__slug", "organization__name"]
+    list_select_related = ["organization"]
+    autocomplete_fields = ["organization"]
+
+    def get_fields(self, request: HttpRequest, obj: BaseToken | None = None) -> list[str]:
+        fields = super().get_fields(request, obj)
+        return fields if obj is None else [*fields, "created_by"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: BaseToken | None = None) -> list[str]:
+        fields = super().get_readonly_fields(request, obj)
+        return fields if obj is None else [*fields, "created_by"]
+
+    def before_issue(self, request: HttpRequest, obj: BaseToken) -> None:
+        if isinstance(obj, OrgAuthToken) and request.user.is_authenticated:
+            obj.created_by = request.user

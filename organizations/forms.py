@@ -1,0 +1,143 @@
+"""Admin forms: cross-field checks the models cannot express, and the token-creation forms."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from organizations.models import (
+    ApiToken,
+    Organization,
+    OrganizationMember,
+    OrgAuthToken,
+    Project,
+    ProjectKey,
+)
+from organizations.scopes import DEFAULT_TOKEN_SCOPES, SCOPE_CHOICES
+
+
+class RateLimitFormMixin(forms.ModelForm):
+    """A rate limit is a count and a window together, or neither."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        count = cleaned.get("rate_limit_count")
+        window = cleaned.get("rate_limit_window")
+        if (count is None) != (window is None) and not self.errors:
+            missing = "rate_limit_window" if window is None else "rate_limit_count"
+            self.add_error(missing, "Give both the count and the window, or neither.")
+        return cleaned
+
+
+class OrganizationForm(RateLimitFormMixin):
+    class Meta:
+        model = Organization
+        fields = [
+            "slug",
+            "name",
+            "status",
+            "is_early_adopter",
+            "require_2fa",
+            "require_email_verification",
+            "rate_limit_count",
+            "rate_limit_window",
+            "date_created",
+        ]
+
+
+class ProjectKeyForm(RateLimitFormMixin):
+    class Meta:
+        model = ProjectKey
+        fields = [
+            "project",
+            "label",
+            "secret_key",
+            "is_active",
+            "rate_limit_count",
+            "rate_limit_window",
+        ]
+
+
+def check_teams_in_organization(form: forms.ModelForm, organization: Organization | None) -> None:
+    teams = form.cleaned_data.get("teams")
+    if organization is None or not teams:
+        return
+    foreign = [team.slug for team in teams if team.organization_id != organization.pk]
+    if foreign:
+        form.add_error(
+            "teams",
+            f"These teams belong to another organization than {organization.slug}: "
+            f"{', '.join(foreign)}.",
+        )
+
+
+class ProjectForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ["organization", "slug", "name", "platform", "teams", "date_created"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        check_teams_in_organization(self, cleaned.get("organization"))
+        return cleaned
+
+
+class OrganizationMemberForm(forms.ModelForm):
+    class Meta:
+        model = OrganizationMember
+        fields = ["organization", "user", "role", "teams", "date_created"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        check_teams_in_organization(self, cleaned.get("organization"))
+        return cleaned
+
+
+class ScopesField(forms.MultipleChoiceField):
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("choices", SCOPE_CHOICES)
+        kwargs.setdefault("help_text", "What the token may do (Sentry's scope names).")
+        super().__init__(**kwargs)
+
+
+class TokenFormMixin(forms.ModelForm):
+    scopes = ScopesField()
+
+    def clean_expires_at(self) -> datetime | None:
+        expires_at: datetime | None = self.cleaned_data.get("expires_at")
+        if expires_at is not None and self.instance.pk is None and expires_at <= timezone.now():
+            raise forms.ValidationError("The expiry must be in the future.")
+        return expires_at
+
+
+class ApiTokenCreateForm(TokenFormMixin):
+    scopes = ScopesField(initial=list(DEFAULT_TOKEN_SCOPES))
+
+    class Meta:
+        model = ApiToken
+        fields = ["name", "user", "scopes", "expires_at"]
+
+
+class ApiTokenChangeForm(TokenFormMixin):
+    class Meta:
+        model = ApiToken
+        fields = ["name", "scopes", "expires_at"]
+
+
+class OrgAuthTokenCreateForm(TokenFormMixin):
+    scopes = ScopesField(initial=list(DEFAULT_TOKEN_SCOPES))
+
+    class Meta:
+        model = OrgAuthToken
+        fields = ["name", "organization", "scopes", "expires_at"]
+
+
+class OrgAuthTokenChangeForm(TokenFormMixin):
+    class Meta:
+        model = OrgAuthToken
+        fields = ["name", "scopes", "expires_at"]

@@ -1,0 +1,62 @@
+"""gunicorn configuration of the embedded server (`make run`).
+
+    gunicorn -c statsapi/gunicorn_embedded.py statsapi.wsgi:application
+
+The in-memory TSDB lives in one process, so this runs exactly one worker (threads give the
+concurrency), never reloads, and seeds the demo data inside that worker once it has loaded
+the application, so the counts live where the requests are answered. With REDIS_URL set the
+counts go to Redis instead and the same command works.
+
+Environment: STATSAPI_BIND (default 127.0.0.1:8000), STATSAPI_THREADS (default 8),
+STATSAPI_DEMO (default True; False starts the server without demo data).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from io import StringIO
+from typing import Any
+
+bind = [os.environ.get("STATSAPI_BIND", "127.0.0.1:8000")]
+workers = 1
+worker_class = "gthread"
+threads = int(os.environ.get("STATSAPI_THREADS", "8"))
+reload = False
+preload_app = False
+timeout = 60
+accesslog = "-"
+errorlog = "-"
+
+
+def _demo_enabled() -> bool:
+    return os.environ.get("STATSAPI_DEMO", "True").strip().lower() not in {"0", "false", "no"}
+
+
+def post_worker_init(worker: Any) -> None:
+    """Seed the demo inside the serving worker and print how to try it."""
+    if not _demo_enabled():
+        return
+    from django.core.management import call_command
+
+    out = StringIO()
+    try:
+        call_command("demo", stdout=out)
+    except Exception:
+        # The server still answers (admin, endpoints without the TSDB); say why there is no demo.
+        worker.log.exception("The demo data could not be created (did `manage.py migrate` run?)")
+        return
+    rule = "=" * 78
+    banner = "\n".join(
+        [
+            "",
+            rule,
+            "statsapi is running with demo data. Try it:",
+            "",
+            *out.getvalue().splitlines(),
+            rule,
+            "",
+        ]
+    )
+    sys.stdout.write(banner + "\n")
+    sys.stdout.flush()
