@@ -37,8 +37,8 @@ def request_token_scopes(request: Request) -> frozenset[str] | None:
 def access_for(request: Request, organization: Organization) -> Access:
     """Effective access of the request's credentials in `organization`.
 
-    - organization token: its scopes, only in its own organization; sees every project when it
-      has `org:read`;
+    - organization token: its scopes, only in its own organization; sees every project (it is
+      an organization-wide credential, not bound to teams; its scopes limit what it may do);
     - personal token: its scopes intersected with its user's role scopes in the organization;
     - session login: the user's role scopes (superusers: every scope, every project).
     A caller with no membership gets an Access with no scopes.
@@ -48,7 +48,7 @@ def access_for(request: Request, organization: Organization) -> Access:
         if token.organization_id != organization.pk:
             return Access(organization)
         scopes = token.get_scopes()
-        return Access(organization, scopes=scopes, has_global_access="org:read" in scopes)
+        return Access(organization, scopes=scopes, has_global_access=bool(scopes))
 
     user = request.user
     if not user.is_authenticated:

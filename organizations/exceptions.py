@@ -10,7 +10,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from tsdb.base import TSDBUnavailable
+from tsdb.base import TSDBLimitExceeded, TSDBUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(TSDB_RETRY_AFTER_SECONDS)},
         )
+    if isinstance(exc, TSDBLimitExceeded):
+        # The serializers check the caps first; this covers a window that grew in between.
+        exc = exceptions.ValidationError(str(exc))
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(NOT_FOUND)
     response = exception_handler(exc, context)

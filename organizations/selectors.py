@@ -1,0 +1,204 @@
+"""Reads: organizations, teams, projects and keys by path segment, visibility, and stats.
+
+All stats endpoints share one series implementation (`stats_series_get`): the TSDB picks
+the buckets, zero-fills and aligns them; these functions only choose the model and keys and
+combine series (sum for teams, accepted = total - dropped - filtered for keys).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TypeVar
+
+from django.db.models import QuerySet
+
+import tsdb
+from organizations.access import Access
+from organizations.models import Organization, Project, ProjectKey, Team
+from tsdb.base import TSDBModel
+
+Series = list[tuple[int, int]]
+
+MAX_DB_ID = 2**63 - 1
+M = TypeVar("M", Organization, Team, Project)
+
+
+def _as_id(id_or_slug: str) -> int | None:
+    if id_or_slug.isascii() and id_or_slug.isdigit() and int(id_or_slug) <= MAX_DB_ID:
+        return int(id_or_slug)
+    return None
+
+
+def _by_slug_then_id(queryset: QuerySet[M], id_or_slug: str) -> M | None:
+    found = queryset.filter(slug=id_or_slug).first()
+    if found is None and (pk := _as_id(id_or_slug)) is not None:
+        found = queryset.filter(pk=pk).first()
+    return found
+
+
+def organization_get(*, id_or_slug: str) -> Organization | None:
+    """The organization whose slug is `id_or_slug`, else (all digits) whose id it is."""
+    return _by_slug_then_id(Organization.objects.all(), id_or_slug)
+
+
+def team_get(*, organization: Organization, id_or_slug: str) -> Team | None:
+    """A team of `organization`, by slug, else by id."""
+    return _by_slug_then_id(Team.objects.filter(organization=organization), id_or_slug)
+
+
+def project_get(*, organization: Organization, id_or_slug: str) -> Project | None:
+    """A project of `organization`, by slug, else by id."""
+    return _by_slug_then_id(Project.objects.filter(organization=organization), id_or_slug)
+
+
+def project_key_get(*, project: Project, public_key: str) -> ProjectKey | None:
+    """A DSN key of `project` by its public key."""
+    return ProjectKey.objects.filter(project=project, public_key=public_key).first()
+
+
+def project_list_visible(*, access: Access) -> QuerySet[Project]:
+    """The projects `access` may see in its organization: all of them with global access
+    (admin, manager, owner; organization tokens with `org:read`), else those of the caller's
+    teams. Ordered by id."""
+    projects = Project.objects.filter(organization=access.organization)
+    if not access.has_global_access:
+        projects = projects.filter(teams__in=access.team_ids).distinct()
+    return projects.order_by("id")
+
+
+def project_is_visible(*, access: Access, project: Project) -> bool:
+    return project_list_visible(access=access).filter(pk=project.pk).exists()
+
+
+def stats_series_get(
+    *,
+    model: TSDBModel,
+    keys: Iterable[int],
+    start: datetime,
+    end: datetime,
+    rollup: int,
+) -> dict[int, Series]:
+    """One `[(bucket_ts, count), ...]` series per key: ascending, zero-filled, the last
+    bucket `floor(end / rollup) * rollup`. Raises TSDBUnavailable when the TSDB is down."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    return tsdb.backend.get_range(model, keys, start, end, rollup=rollup)
+
+
+def zero_series(*, start: datetime, end: datetime, rollup: int) -> Series:
+    """The window's buckets, every count 0. Reads nothing."""
+    return [(ts, 0) for ts in tsdb.backend.get_series(start, end, rollup)]
+
+
+def sum_series(series: Iterable[Series], *, start: datetime, end: datetime, rollup: int) -> Series:
+    """Point-by-point sum of series sharing the window's timestamps."""
+    timestamps = tsdb.backend.get_series(start, end, rollup)
+    totals = [0] * len(timestamps)
+    for points in series:
+        for index, (_, count) in enumerate(points):
+            totals[index] += count
+    return list(zip(timestamps, totals, strict=True))
+
+
+def organization_stats_get(
+    *,
+    organization: Organization,
+    stat_model: TSDBModel,
+    start: datetime,
+    end: datetime,
+    rollup: int,
+    ids: frozenset[int] | None = None,
+) -> Series | None:
+    """The organization's series of `stat_model`; None when `ids` excludes the organization."""
+    if ids is not None and organization.pk not in ids:
+        return None
+    series = stats_series_get(
+        model=stat_model, keys=[organization.pk], start=start, end=end, rollup=rollup
+    )
+    return series[organization.pk]
+
+
+def organization_project_stats_get(
+    *,
+    access: Access,
+    stat_model: TSDBModel,
+    start: datetime,
+    end: datetime,
+    rollup: int,
+    project_ids: frozenset[int] | None = None,
+    ids: frozenset[int] | None = None,
+) -> dict[int, Series]:
+    """Series per visible project of the organization (`group=project`), optionally only
+    those in `project_ids` and in `ids`; invisible ids are silently left out."""
+    projects = project_list_visible(access=access)
+    if project_ids is not None:
+        projects = projects.filter(pk__in=project_ids)
+    if ids is not None:
+        projects = projects.filter(pk__in=ids)
+    keys = list(projects.values_list("pk", flat=True))
+    return stats_series_get(model=stat_model, keys=keys, start=start, end=end, rollup=rollup)
+
+
+def project_stats_get(
+    *,
+    project: Project,
+    stat_model: TSDBModel | None,
+    start: datetime,
+    end: datetime,
+    rollup: int,
+) -> Series:
+    """The project's series of `stat_model`; zeros when `stat_model` is None (stat keys
+    that nothing counts)."""
+    if stat_model is None:
+        return zero_series(start=start, end=end, rollup=rollup)
+    series = stats_series_get(
+        model=stat_model, keys=[project.pk], start=start, end=end, rollup=rollup
+    )
+    return series[project.pk]
+
+
+def team_stats_get(
+    *,
+    access: Access,
+    team: Team,
+    stat_model: TSDBModel,
+    start: datetime,
+    end: datetime,
+    rollup: int,
+) -> Series | None:
+    """The sum of the series of the team's projects visible to `access`; None when it has
+    none."""
+    keys = list(project_list_visible(access=access).filter(teams=team).values_list("pk", flat=True))
+    if not keys:
+        return None
+    series = stats_series_get(model=stat_model, keys=keys, start=start, end=end, rollup=rollup)
+    return sum_series(series.values(), start=start, end=end, rollup=rollup)
+
+
+def project_key_stats_get(
+    *, key: ProjectKey, start: datetime, end: datetime, rollup: int
+) -> list[dict[str, int]]:
+    """Per bucket: `total`, `dropped`, `filtered` (the key's received, rejected and
+    blacklisted counts) and `accepted = total - dropped - filtered`."""
+    total, dropped, filtered = (
+        stats_series_get(model=model, keys=[key.pk], start=start, end=end, rollup=rollup)[key.pk]
+        for model in (
+            TSDBModel.key_total_received,
+            TSDBModel.key_total_rejected,
+            TSDBModel.key_total_blacklisted,
+        )
+    )
+    return [
+        {
+            "ts": ts,
+            "total": received,
+            "dropped": rejected,
+            "filtered": blacklisted,
+            "accepted": received - rejected - blacklisted,
+        }
+        for (ts, received), (_, rejected), (_, blacklisted) in zip(
+            total, dropped, filtered, strict=True
+        )
+    ]
