@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "organizations",
+    "ingest",
 ]
 
 MIDDLEWARE = [
@@ -141,6 +142,19 @@ if TSDB_BACKEND == "tsdb.redis.RedisTSDB":
 TSDB_ROLLUPS = ((10, 360), (60, 720), (3600, 2160))
 # Ingest quotas (rate limits) live in the same Redis as the TSDB, under their own prefix.
 QUOTAS_PREFIX = os.environ.get("QUOTAS_PREFIX", "quota:")
+
+# --- Ingest -----------------------------------------------------------------------------------
+# Size limits of the Sentry-compatible ingest endpoints (413 beyond them).
+INGEST_MAX_REQUEST_BYTES = env_int("INGEST_MAX_REQUEST_BYTES", 20 * 1024 * 1024)
+INGEST_MAX_DECOMPRESSED_BYTES = env_int("INGEST_MAX_DECOMPRESSED_BYTES", 100 * 1024 * 1024)
+INGEST_MAX_EVENT_BYTES = env_int("INGEST_MAX_EVENT_BYTES", 1024 * 1024)
+# Seconds a process keeps a DSN key's project, limits and filters before reading them again.
+INGEST_CONFIG_CACHE_TTL = float(env_int("INGEST_CONFIG_CACHE_TTL", 5))
+if not 0 <= INGEST_CONFIG_CACHE_TTL <= 10:
+    raise ImproperlyConfigured("INGEST_CONFIG_CACHE_TTL must be between 0 and 10 seconds")
+# Proxies (IPs or CIDR ranges) whose X-Forwarded-For is believed for the sender's address.
+INGEST_TRUSTED_PROXIES = env_list("INGEST_TRUSTED_PROXIES", [])
+
 # --- Stats API ------------------------------------------------------------------------------
 # Integer bucket timestamps instead of floats in [ts, count] series (typed OpenAPI clients).
 STATS_INTEGER_TIMESTAMPS = env_bool("STATS_INTEGER_TIMESTAMPS", False)

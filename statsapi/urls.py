@@ -6,4 +6,5 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/0/", include("organizations.urls")),
+    path("api/", include("ingest.urls")),
 ]

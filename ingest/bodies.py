@@ -1,0 +1,180 @@
+"""Reading an ingest body from the WSGI stream and undoing its content encodings.
+
+Django's ``request.body`` sees a chunked request as empty (no Content-Length) and refuses
+bodies over DATA_UPLOAD_MAX_MEMORY_SIZE, so the raw ``wsgi.input`` is read here. gunicorn
+de-chunks it and marks that with ``wsgi.input_terminated``; a server that does not (runserver)
+gets 411 for a chunked body instead of a hang.
+
+Every limit is enforced while reading or decompressing: at most ``max_request`` bytes are read
+and at most ``max_decompressed`` bytes are produced, whatever the compression ratio.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import zlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import brotli
+
+from ingest.errors import IngestError, bad_request, too_large
+
+READ_CHUNK = 64 * 1024
+DECOMPRESS_CHUNK = 256 * 1024
+
+
+def read_body(environ: Mapping[str, Any], *, max_request: int) -> bytes:
+    """The raw request body; 413 past ``max_request`` bytes, 411 for an unreadable chunked body."""
+    stream = environ.get("wsgi.input")
+    raw_length = environ.get("CONTENT_LENGTH") or ""
+    if raw_length:
+        try:
+            length = int(raw_length)
+        except ValueError:
+            raise bad_request("Invalid Content-Length header") from None
+        if length < 0:
+            raise bad_request("Invalid Content-Length header")
+        if length > max_request:
+            raise too_large(f"Request body larger than {max_request} bytes")
+        return _read_exactly(stream, length) if length else b""
+    chunked = "chunked" in (environ.get("HTTP_TRANSFER_ENCODING") or "").lower()
+    if not environ.get("wsgi.input_terminated"):
+        if chunked:
+            raise IngestError(
+                411, "Chunked request bodies need a server that de-chunks them (gunicorn)"
+            )
+        return b""
+    return _read_to_end(stream, max_request)
+
+
+def _read_exactly(stream: Any, length: int) -> bytes:
+    parts = []
+    remaining = length
+    while remaining > 0:
+        data = stream.read(min(READ_CHUNK, remaining))
+        if not data:
+            raise bad_request("Request body shorter than its Content-Length")
+        parts.append(data)
+        remaining -= len(data)
+    return b"".join(parts)
+
+
+def _read_to_end(stream: Any, max_request: int) -> bytes:
+    parts = []
+    total = 0
+    while True:
+        data = stream.read(READ_CHUNK)
+        if not data:
+            return b"".join(parts)
+        total += len(data)
+        if total > max_request:
+            raise too_large(f"Request body larger than {max_request} bytes")
+        parts.append(data)
+
+
+def _capped(produce: Callable[[int], bytes], cap: int) -> bytes:
+    """Collect output from ``produce(max_bytes)`` until it returns nothing, never holding
+    more than ``cap`` bytes."""
+    parts = []
+    total = 0
+    while True:
+        out = produce(min(DECOMPRESS_CHUNK, cap - total + 1))
+        if not out:
+            return b"".join(parts)
+        total += len(out)
+        if total > cap:
+            raise too_large(f"Decompressed body larger than {cap} bytes")
+        parts.append(out)
+
+
+def _inflate(data: bytes, wbits: int, cap: int) -> bytes:
+    """zlib/gzip/raw deflate (by ``wbits``), concatenated gzip members included."""
+    parts = []
+    total = 0
+    while data:
+        d = zlib.decompressobj(wbits)
+        pending = data
+
+        def produce(limit: int, d: Any = d) -> bytes:
+            nonlocal pending
+            out = d.decompress(pending, limit)
+            pending = d.unconsumed_tail
+            return out
+
+        out = _capped(produce, cap - total)
+        total += len(out)
+        parts.append(out)
+        if not d.eof:
+            raise bad_request("Truncated compressed body", reason="invalid_compression")
+        data = d.unused_data if wbits & 16 else b""
+        if data and not data.strip(b"\x00"):
+            data = b""
+    return b"".join(parts)
+
+
+def _unbrotli(data: bytes, cap: int) -> bytes:
+    d = brotli.Decompressor()
+    first = True
+
+    def produce(limit: int) -> bytes:
+        nonlocal first
+        if first:
+            first = False
+            return d.process(data, output_buffer_limit=limit)
+        if d.can_accept_more_data():
+            return b""
+        return d.process(b"", output_buffer_limit=limit)
+
+    out = _capped(produce, cap)
+    if not d.is_finished():
+        raise bad_request("Truncated brotli body", reason="invalid_compression")
+    return out
+
+
+def decode_content(data: bytes, encoding: str, *, max_decompressed: int) -> bytes:
+    """Undo ``Content-Encoding`` (``gzip``, ``deflate``, ``br``, ``identity``, or a list of them
+    applied in order). 400 for a corrupt body, 413 past ``max_decompressed``, 415 for an
+    unknown encoding."""
+    codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
+    for coding in reversed(codings):
+        try:
+            if coding in ("gzip", "x-gzip"):
+                data = _inflate(data, 16 + zlib.MAX_WBITS, max_decompressed)
+            elif coding == "deflate":
+                try:
+                    data = _inflate(data, zlib.MAX_WBITS, max_decompressed)
+                except zlib.error:
+                    data = _inflate(data, -zlib.MAX_WBITS, max_decompressed)
+            elif coding == "br":
+                data = _unbrotli(data, max_decompressed)
+            elif coding != "identity":
+                raise IngestError(
+                    415, f"Unsupported Content-Encoding {coding!r}", reason="invalid_compression"
+                )
+        except (zlib.error, brotli.error):
+            raise bad_request(
+                f"Body is not valid {coding} data", reason="invalid_compression"
+            ) from None
+    if len(data) > max_decompressed:
+        raise too_large(f"Decompressed body larger than {max_decompressed} bytes")
+    return data
+
+
+def decode_legacy_store_body(data: bytes, *, max_decompressed: int) -> bytes:
+    """raven-node (and other old clients) post base64(zlib(json)) to /store/ without a
+    Content-Encoding header. A body that does not start with ``{`` is tried that way."""
+    stripped = data.lstrip()
+    if not stripped or stripped[:1] == b"{":
+        return data
+    try:
+        compressed = base64.b64decode(stripped, validate=False)
+    except (binascii.Error, ValueError):
+        raise bad_request("Body is neither JSON nor base64", reason="invalid_json") from None
+    try:
+        return _inflate(compressed, zlib.MAX_WBITS, max_decompressed)
+    except zlib.error:
+        raise bad_request(
+            "Body is neither JSON nor base64-encoded zlib", reason="invalid_compression"
+        ) from None

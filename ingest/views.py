@@ -1,0 +1,74 @@
+"""The Sentry ingest endpoints. Plain Django views: they read the raw WSGI stream (chunked
+bodies), answer JSON only, are CSRF-exempt and carry CORS headers for browser SDKs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from ingest import services
+from ingest.errors import IngestError
+from tsdb.base import TSDBUnavailable
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE_RETRY_AFTER = 10
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "X-Sentry-Rate-Limits, Retry-After",
+}
+PREFLIGHT_HEADERS = {
+    **CORS_HEADERS,
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": (
+        "X-Sentry-Auth, Content-Type, Content-Encoding, sentry-trace, baggage"
+    ),
+    "Access-Control-Max-Age": "3600",
+}
+
+
+def json_response(status: int, body: dict[str, Any], headers: dict[str, str]) -> HttpResponse:
+    response = HttpResponse(
+        json.dumps(body, separators=(",", ":")), status=status, content_type="application/json"
+    )
+    for name, value in {**CORS_HEADERS, **headers}.items():
+        response[name] = value
+    return response
+
+
+def _ingest_view(handler: Callable[..., services.IngestResult]) -> Callable[..., HttpResponse]:
+    @csrf_exempt
+    def view(request: HttpRequest, project_id: str) -> HttpResponse:
+        if request.method == "OPTIONS":
+            response = HttpResponse(status=200)
+            for name, value in PREFLIGHT_HEADERS.items():
+                response[name] = value
+            return response
+        if request.method != "POST":
+            return json_response(
+                405, {"detail": f'Method "{request.method}" not allowed.'}, {"Allow": "POST"}
+            )
+        try:
+            result = handler(environ=request.environ, project_id=int(project_id), query=request.GET)
+        except IngestError as exc:
+            return json_response(exc.status, {"detail": exc.detail}, exc.headers)
+        except TSDBUnavailable as exc:
+            logger.warning("ingest refused: %s", exc)
+            return json_response(
+                503,
+                {"detail": "The event store is unavailable; try again shortly."},
+                {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+            )
+        return json_response(result.status, result.body, result.headers)
+
+    view.__name__ = handler.__name__.replace("_ingest", "_endpoint")
+    return view
+
+
+envelope_endpoint = _ingest_view(services.envelope_ingest)
+store_endpoint = _ingest_view(services.store_ingest)
