@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from ingest.admin import InboundFiltersInline
 from organizations import forms
@@ -152,6 +154,24 @@ class OrganizationMemberAdmin(admin.ModelAdmin):
 # --- tokens ---------------------------------------------------------------------------------
 
 
+class TokenStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("active", "Active"), ("expired", "Expired"), ("revoked", "Revoked")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        now = timezone.now()
+        if self.value() == "active":
+            return queryset.filter(revoked_at__isnull=True).exclude(expires_at__lte=now)
+        if self.value() == "expired":
+            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
 class TokenAdmin(admin.ModelAdmin):
     """Shared by both token kinds. Subclasses set the owner field and the two forms."""
 
@@ -160,7 +180,7 @@ class TokenAdmin(admin.ModelAdmin):
     change_form: type[ModelForm] = ModelForm
     token_created_template = "admin/organizations/token_created.html"
 
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "expires_at", "last_used_at"]
+    list_filter = [TokenStatusFilter, "expires_at", "last_used_at"]
     actions = ["revoke"]
 
     def get_form(
@@ -177,7 +197,7 @@ class TokenAdmin(admin.ModelAdmin):
         if obj is None:
             return ["name", self.owner_field, "scopes", "expires_at"]
         return [
-            "display",
+            "token_display",
             self.owner_field,
             "name",
             "scopes",
@@ -190,7 +210,7 @@ class TokenAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: BaseToken | None = None) -> list[str]:
         if obj is None:
             return []
-        return ["display", self.owner_field, "date_created", "last_used_at", "revoked_at"]
+        return ["token_display", self.owner_field, "date_created", "last_used_at", "revoked_at"]
 
     @admin.display(description="scopes")
     def scope_list(self, obj: BaseToken) -> str:
@@ -236,6 +256,7 @@ class TokenAdmin(admin.ModelAdmin):
             "token": obj,
             "owner": getattr(obj, self.owner_field),
             "plaintext": plaintext,
+            "api_root": settings.STATSAPI_PUBLIC_URL.rstrip("/") + "/api/0/",
         }
         response = TemplateResponse(request, self.token_created_template, context)
         response["Cache-Control"] = "no-store"

@@ -102,6 +102,7 @@ class ScopesField(forms.MultipleChoiceField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("choices", SCOPE_CHOICES)
         kwargs.setdefault("help_text", "What the token may do (Sentry's scope names).")
+        kwargs.setdefault("error_messages", {"required": "Choose at least one scope."})
         super().__init__(**kwargs)
 
 

@@ -118,7 +118,7 @@ def other_world(world: dict[str, Any], django_user_model: Any) -> None:
         ("project", "organization__id__exact={org}"),
         ("projectkey", "is_active__exact=1"),
         ("organizationmember", "role__exact=owner"),
-        ("apitoken", "revoked_at__isempty=1"),
+        ("apitoken", "status=revoked"),
         ("orgauthtoken", "organization__id__exact={org}"),
     ],
 )
@@ -246,7 +246,7 @@ def test_it_shows_a_new_organization_token_once_and_it_works(
 @pytest.mark.parametrize(
     ("data", "error"),
     [
-        ({"scopes": []}, "This field is required."),
+        ({"scopes": []}, "Choose at least one scope."),
         ({"scopes": ["org:read", "org:everything"]}, "Select a valid choice."),
         ({"user": ""}, "This field is required."),
         ({"user": "999999"}, "Select a valid choice."),
@@ -409,3 +409,25 @@ def test_project_keys_created_in_the_admin_get_a_dsn(
     key = ProjectKey.objects.get(label="Second")
     assert len(key.public_key) == 32
     assert Project.objects.get().keys.count() == 2
+
+
+@pytest.mark.parametrize("status", ["active", "expired", "revoked"])
+def test_the_token_list_filters_by_status(
+    staff_client: Client, superuser: Any, status: str
+) -> None:
+    past = timezone.now() - timedelta(minutes=1)
+    tokens = {
+        "active": services.api_token_create(user=superuser, scopes=["org:read"], name="a")[0],
+        "expired": services.api_token_create(
+            user=superuser, scopes=["org:read"], name="e", expires_at=past
+        )[0],
+        "revoked": services.api_token_create(user=superuser, scopes=["org:read"], name="r")[0],
+    }
+    services.token_revoke(token=tokens["revoked"])
+
+    response = staff_client.get(admin_url("apitoken", "changelist") + f"?status={status}")
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    for name, token in tokens.items():
+        assert (token.display in content) == (name == status), name
