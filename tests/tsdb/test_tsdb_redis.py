@@ -73,7 +73,8 @@ def test_incr_multi_is_one_round_trip_with_one_expireat_per_hash(
         for model in (M.project_total_received, M.organization_total_received, M.key_total_received)
         for key in range(1, 21)
     ]
-    items += [(M.project, 1, now - 120, 2), (M.project, 1, now - 121, 3)]
+    two_minutes_ago = (now - 120) // 60 * 60  # both items in the same bucket of every rollup
+    items += [(M.project, 1, two_minutes_ago, 2), (M.project, 1, two_minutes_ago + 9, 3)]
 
     counting_tsdb.incr_multi(items, timestamp=now)
 
