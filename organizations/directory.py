@@ -15,13 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
-from django.http import Http404
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from organizations.access import Access, access_for
+from organizations import selectors
 from organizations.directory_serializers import (
     OrganizationSerializer,
     ProjectSerializer,
@@ -37,38 +35,16 @@ from organizations.models import (
 )
 from organizations.pagination import SentryCursorPagination
 from organizations.permissions import OrganizationPermission, ProjectPermission
+from organizations.views import ApiEndpoint, OrganizationScopedEndpoint
 
-# The shared API base view (spec section 4 headers) goes here once it exists.
-Endpoint = APIView
-
-
-# --- Selectors ----------------------------------------------------------------------------------
-# Reads these endpoints need; candidates to move into organizations/selectors.py.
-
-
-def organization_get(*, id_or_slug: str) -> Organization:
-    """The organization whose slug is `id_or_slug`, else whose id is; Http404 if neither."""
-    organization = Organization.objects.filter(slug=id_or_slug).first()
-    if organization is None and id_or_slug.isdigit() and len(id_or_slug) < 19:
-        organization = Organization.objects.filter(pk=int(id_or_slug)).first()
-    if organization is None:
-        raise Http404
-    return organization
-
-
-def project_get(*, organization: Organization, id_or_slug: str) -> Project:
-    """The project of `organization` by slug, else by id; Http404 if neither."""
-    projects = Project.objects.filter(organization=organization)
-    project = projects.filter(slug=id_or_slug).first()
-    if project is None and id_or_slug.isdigit() and len(id_or_slug) < 19:
-        project = projects.filter(pk=int(id_or_slug)).first()
-    if project is None:
-        raise Http404
-    return project
+ORDERED_TEAMS = Prefetch("teams", queryset=Team.objects.order_by("slug", "id"))
 
 
 def organization_list_for_request(*, request: Request) -> QuerySet[Organization]:
-    """Active organizations the caller belongs to (an organization token: its own), by slug."""
+    """Active organizations the caller belongs to (an organization token: its own), by slug.
+
+    A candidate for organizations/selectors.py.
+    """
     organizations = Organization.objects.filter(status=OrganizationStatus.ACTIVE)
     if isinstance(request.auth, OrgAuthToken):
         organizations = organizations.filter(pk=request.auth.organization_id)
@@ -79,30 +55,7 @@ def organization_list_for_request(*, request: Request) -> QuerySet[Organization]
     return organizations.order_by("slug", "id")
 
 
-def project_list_visible(*, access: Access) -> QuerySet[Project]:
-    """Projects of `access.organization` the caller may see, by slug, teams prefetched.
-
-    Global access (admin/manager/owner roles, organization tokens with `org:read`): every
-    project; otherwise the projects of the caller's teams.
-    """
-    projects = Project.objects.filter(organization=access.organization)
-    if not access.has_global_access:
-        projects = projects.filter(teams__in=access.team_ids).distinct()
-    return projects.order_by("slug", "id").prefetch_related(
-        Prefetch("teams", queryset=Team.objects.order_by("slug", "id"))
-    )
-
-
-def project_is_visible(*, access: Access, project: Project) -> bool:
-    if access.has_global_access:
-        return True
-    return project.teams.filter(pk__in=access.team_ids).exists()
-
-
-# --- Views --------------------------------------------------------------------------------------
-
-
-class IndexEndpoint(Endpoint):
+class IndexEndpoint(ApiEndpoint):
     """`GET /api/0/`: the API version and, when credentials are given, what they are.
 
     Always 200 for anonymous callers and valid credentials. A token that is given but
@@ -123,7 +76,7 @@ class IndexEndpoint(Endpoint):
         return Response({"version": "0", "auth": auth, "user": user})
 
 
-class OrganizationIndexEndpoint(Endpoint):
+class OrganizationIndexEndpoint(ApiEndpoint):
     """`GET /api/0/organizations/`: the caller's organizations, cursor-paginated."""
 
     permission_classes = [OrganizationPermission]
@@ -137,76 +90,52 @@ class OrganizationIndexEndpoint(Endpoint):
         return paginator.get_paginated_response(OrganizationSerializer(page, many=True).data)
 
 
-class OrganizationEndpoint(Endpoint):
-    """Base for `/organizations/{organization_id_or_slug}/...`: sets `self.organization` and
-    `self.access` after the permission checks."""
-
-    permission_classes = [OrganizationPermission]
-    organization: Organization
-    access: Access
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        if request.method == "OPTIONS":
-            return
-        self.organization = organization_get(id_or_slug=kwargs["organization_id_or_slug"])
-        self.access = access_for(request, self.organization)
-        self.check_object_permissions(request, self.organization)
-
-
-class OrganizationDetailsEndpoint(OrganizationEndpoint):
+class OrganizationDetailsEndpoint(OrganizationScopedEndpoint):
     """`GET /api/0/organizations/{org}/`."""
 
+    permission_classes = [OrganizationPermission]
+
     def get(self, request: Request, organization_id_or_slug: str) -> Response:
-        return Response(OrganizationSerializer(self.organization).data)
+        organization = self.get_organization(request, organization_id_or_slug)
+        return Response(OrganizationSerializer(organization).data)
 
 
-class OrganizationProjectsEndpoint(OrganizationEndpoint):
-    """`GET /api/0/organizations/{org}/projects/`: the projects the caller can see."""
+class OrganizationProjectsEndpoint(OrganizationScopedEndpoint):
+    """`GET /api/0/organizations/{org}/projects/`: the projects the caller can see, by slug."""
 
+    permission_classes = [OrganizationPermission]
     pagination_class = SentryCursorPagination
 
     def get(self, request: Request, organization_id_or_slug: str) -> Response:
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(
-            project_list_visible(access=self.access), request, view=self
+        organization = self.get_organization(request, organization_id_or_slug)
+        projects = (
+            selectors.project_list_visible(access=self.access)
+            .order_by("slug", "id")
+            .prefetch_related(ORDERED_TEAMS)
         )
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(projects, request, view=self)
         context = {
             "access": self.access,
-            "organization_data": OrganizationSerializer(self.organization).data,
+            "organization_data": OrganizationSerializer(organization).data,
         }
         data = ProjectSerializer(page, many=True, context=context).data
         return paginator.get_paginated_response(data)
 
 
-class ProjectDetailsEndpoint(Endpoint):
-    """`GET /api/0/projects/{org}/{project}/`: one project, with its organization."""
+class ProjectDetailsEndpoint(OrganizationScopedEndpoint):
+    """`GET /api/0/projects/{org}/{project}/`: one project the caller can see, with its
+    organization."""
 
     permission_classes = [ProjectPermission]
-    organization: Organization
-    project: Project
-    access: Access
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        if request.method == "OPTIONS":
-            return
-        self.organization = organization_get(id_or_slug=kwargs["organization_id_or_slug"])
-        self.project = project_get(
-            organization=self.organization, id_or_slug=kwargs["project_id_or_slug"]
-        )
-        self.access = access_for(request, self.organization)
-        self.check_object_permissions(request, self.project)
-        if not project_is_visible(access=self.access, project=self.project):
-            self.permission_denied(request)
 
     def get(
         self, request: Request, organization_id_or_slug: str, project_id_or_slug: str
     ) -> Response:
+        project = self.get_project(request, organization_id_or_slug, project_id_or_slug)
         project = (
             Project.objects.select_related("organization")
-            .prefetch_related(Prefetch("teams", queryset=Team.objects.order_by("slug", "id")))
-            .get(pk=self.project.pk)
+            .prefetch_related(ORDERED_TEAMS)
+            .get(pk=project.pk)
         )
-        context = {"access": self.access}
-        return Response(ProjectSerializer(project, context=context).data)
+        return Response(ProjectSerializer(project, context={"access": self.access}).data)

@@ -1,6 +1,6 @@
 """Routes under /api/0/ (see statsapi/urls.py). Trailing slashes are part of each route."""
 
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from organizations import views
 
@@ -25,4 +25,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
         views.TeamStatsEndpoint.as_view(),
         name="team-stats",
     ),
+    path("", include("organizations.directory_urls")),
 ]

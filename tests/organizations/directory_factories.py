@@ -98,10 +98,3 @@ def parse_link_header(value: str) -> dict[str, dict[str, str]]:
             attributes[key] = val.strip('"')
         links[attributes["rel"]] = attributes
     return links
-
-
-# Until organizations/urls.py includes organizations.directory_urls, the tests mount the
-# directory routes themselves (pytest.mark.urls("directory_factories")).
-from django.urls import include, path  # noqa: E402
-
-urlpatterns = [path("api/0/", include("organizations.directory_urls"))]

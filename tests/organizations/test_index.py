@@ -8,7 +8,7 @@ import pytest
 from directory_factories import get, make_org, make_org_token, make_user, make_user_token
 from django.utils import timezone
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("directory_factories")]
+pytestmark = pytest.mark.django_db
 
 
 def test_it_answers_anonymous_callers_with_null_auth_and_user() -> None:
@@ -111,3 +111,15 @@ def test_it_refuses_writes_with_405() -> None:
 
     assert response.status_code == 405, response.content
     assert "detail" in response.json()
+
+
+def test_it_sends_the_api_security_headers() -> None:
+    response = get("/api/0/")
+
+    assert response["X-Frame-Options"].lower() == "deny"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-XSS-Protection"] == "1; mode=block"
+    assert response["Content-Language"]
+    vary = {value.strip() for value in response["Vary"].split(",")}
+    assert {"Accept-Language", "Cookie"} <= vary
+    assert response["Allow"] == "GET, HEAD, OPTIONS"

@@ -15,7 +15,7 @@ from django.test import Client
 
 from organizations.models import Organization
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("directory_factories")]
+pytestmark = pytest.mark.django_db
 
 FORBIDDEN = {"detail": "You do not have permission to perform this action."}
 

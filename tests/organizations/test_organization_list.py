@@ -15,7 +15,7 @@ from directory_factories import (
 
 from organizations.models import OrganizationStatus
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("directory_factories")]
+pytestmark = pytest.mark.django_db
 
 URL = "/api/0/organizations/"
 

