@@ -29,7 +29,7 @@ from organizations.models import (
     ProjectKey,
     Team,
 )
-from organizations.services import token_issue, token_revoke
+from organizations.services import project_key_create, token_issue, token_revoke
 
 
 class TeamInline(admin.TabularInline):
@@ -106,6 +106,14 @@ class ProjectAdmin(admin.ModelAdmin):
     autocomplete_fields = ["organization"]
     filter_horizontal = ["teams"]
     inlines = [ProjectKeyInline, InboundFiltersInline]
+
+    def save_related(
+        self, request: HttpRequest, form: ModelForm, formsets: Any, change: bool
+    ) -> None:
+        super().save_related(request, form, formsets, change)
+        # Like createproject: a new project gets its first DSN key unless one was added inline.
+        if not change and not form.instance.keys.exists():
+            project_key_create(project=form.instance)
 
 
 @admin.register(ProjectKey)

@@ -358,19 +358,7 @@ def test_a_project_cannot_take_another_organizations_team(
 
     response = staff_client.post(
         admin_url("project", "change", project.pk),
-        {
-            "organization": project.organization_id,
-            "slug": "api",
-            "name": "api",
-            "platform": "",
-            "teams": [foreign.pk],
-            "date_created_0": "2024-01-01",
-            "date_created_1": "00:00:00",
-            "keys-TOTAL_FORMS": "0",
-            "keys-INITIAL_FORMS": "0",
-            "inbound_filters-TOTAL_FORMS": "0",
-            "inbound_filters-INITIAL_FORMS": "0",
-        },
+        project_form(project.organization, "api", teams=[foreign.pk]),
     )
 
     assert response.status_code == 200
@@ -431,3 +419,55 @@ def test_the_token_list_filters_by_status(
     content = response.content.decode()
     for name, token in tokens.items():
         assert (token.display in content) == (name == status), name
+
+
+def project_form(organization: Organization, slug: str, **extra: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "organization": organization.pk,
+        "slug": slug,
+        "name": slug,
+        "platform": "",
+        "date_created_0": "2024-01-01",
+        "date_created_1": "00:00:00",
+        "keys-TOTAL_FORMS": "0",
+        "keys-INITIAL_FORMS": "0",
+        "inbound_filters-TOTAL_FORMS": "0",
+        "inbound_filters-INITIAL_FORMS": "0",
+    }
+    data.update(extra)
+    return data
+
+
+def test_a_project_added_in_the_admin_gets_its_first_dsn_key(
+    staff_client: Client, world: dict[str, Any]
+) -> None:
+    response = staff_client.post(
+        admin_url("project", "add"), project_form(world["organization"], "mobile")
+    )
+
+    assert response.status_code == 302, response.content
+    key = Project.objects.get(slug="mobile").keys.get()
+    assert key.is_active
+
+
+def test_a_key_added_inline_with_a_new_project_is_its_only_key(
+    staff_client: Client, world: dict[str, Any]
+) -> None:
+    response = staff_client.post(
+        admin_url("project", "add"),
+        project_form(
+            world["organization"],
+            "mobile",
+            **{
+                "keys-TOTAL_FORMS": "1",
+                "keys-0-label": "Limited",
+                "keys-0-is_active": "on",
+                "keys-0-rate_limit_count": "3",
+                "keys-0-rate_limit_window": "60",
+            },
+        ),
+    )
+
+    assert response.status_code == 302, response.content
+    key = Project.objects.get(slug="mobile").keys.get()
+    assert (key.label, key.rate_limit_count, key.rate_limit_window) == ("Limited", 3, 60)
