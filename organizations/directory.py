@@ -12,9 +12,12 @@ Checks run in Sentry's order: authentication (401), the token's scopes (403), th
 
 from __future__ import annotations
 
+import contextlib
+
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from rest_framework import exceptions
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -58,15 +61,21 @@ def organization_list_for_request(*, request: Request) -> QuerySet[Organization]
 class IndexEndpoint(ApiEndpoint):
     """`GET /api/0/`: the API version and, when credentials are given, what they are.
 
-    Always 200 for anonymous callers and valid credentials. A token that is given but
-    invalid or expired is a 401, as in Sentry: `sentry-cli login`/`info` then report the bad
-    token instead of treating it as "not logged in".
+    Always 200, whatever the credentials: a token that is invalid or expired is answered like
+    an anonymous caller (`auth` and `user` null), which is how `sentry-cli info` tells that it
+    is not logged in.
     `auth` is `{"scopes": [...]}` for a token (null for a session login or anonymous);
     `user` is the token's user or the logged-in user, null for anonymous callers and for
     organization tokens (they act for no user, as in Sentry).
     """
 
     permission_classes = [AllowAny]
+
+    def perform_authentication(self, request: Request) -> None:
+        # Evaluating request.user runs the authentication classes; on failure DRF has already
+        # made the request anonymous before raising.
+        with contextlib.suppress(exceptions.AuthenticationFailed):
+            request.user  # noqa: B018
 
     def get(self, request: Request) -> Response:
         auth: dict[str, Any] | None = None

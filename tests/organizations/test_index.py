@@ -60,22 +60,30 @@ def test_it_gives_an_organization_token_its_scopes_and_no_user() -> None:
     }
 
 
-def test_it_refuses_an_unknown_token_with_401_so_clients_report_it() -> None:
+def test_it_answers_an_unknown_token_as_anonymous_with_200() -> None:
     response = get("/api/0/", "sntryu_" + "0" * 64)
 
-    assert response.status_code == 401, response.content
-    assert response.json() == {"detail": "Invalid token"}
-    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.status_code == 200, response.content
+    assert response.json() == {"version": "0", "auth": None, "user": None}
 
 
-def test_it_refuses_an_expired_token() -> None:
+def test_it_answers_an_expired_token_as_anonymous_with_200() -> None:
     user = make_user("late")
     token = make_user_token(user, expires_at=timezone.now() - timedelta(seconds=1))
 
     response = get("/api/0/", token)
 
-    assert response.status_code == 401, response.content
-    assert response.json() == {"detail": "Token expired"}
+    assert response.status_code == 200, response.content
+    assert response.json() == {"version": "0", "auth": None, "user": None}
+
+
+def test_it_answers_a_malformed_authorization_header_with_200() -> None:
+    from django.test import Client
+
+    response = Client().get("/api/0/", HTTP_AUTHORIZATION="Bearer two words")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["auth"] is None
 
 
 def test_it_shows_the_logged_in_user_for_a_browser_session() -> None:
