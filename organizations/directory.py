@@ -13,7 +13,6 @@ Checks run in Sentry's order: authentication (401), the token's scopes (403), th
 from __future__ import annotations
 
 import contextlib
-
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
