@@ -7,11 +7,9 @@ class OrganizationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers the deploy checks (SECRET_KEY, in-memory TSDB) with Django's check framework.
-        from statsapi import checks  # noqa: F401
+        import tsdb
+        from statsapi import checks  # noqa: F401  (registers the deploy checks)
 
         # Build the TSDB backend now: an unknown backend path or malformed rollups stop the
         # process at startup with ImproperlyConfigured, not at the first request.
-        import tsdb
-
         tsdb.configure()
