@@ -123,8 +123,9 @@ def _unbrotli(data: bytes, cap: int) -> bytes:
         if first:
             first = False
             return d.process(data, output_buffer_limit=limit)
-        if d.can_accept_more_data():
+        if d.is_finished():
             return b""
+        # Input stays buffered inside the decompressor; empty input drains it.
         return d.process(b"", output_buffer_limit=limit)
 
     out = _capped(produce, cap)

@@ -1,0 +1,220 @@
+"""Ingest test helpers: request builders and the counts read back through the TSDB (the same
+reads the stats endpoints make)."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+import tsdb
+from ingest.selectors import outcome_combinations_get
+from organizations.models import Organization, Project, ProjectKey
+from tsdb.base import TSDBModel
+
+DATA = Path(__file__).parent / "data"
+WINDOW = 3 * 86_400
+
+
+def make_key(**key_fields: Any) -> ProjectKey:
+    suffix = uuid.uuid4().hex[:8]
+    organization = Organization.objects.create(slug=f"org-{suffix}", name=f"Org {suffix}")
+    project = Project.objects.create(
+        organization=organization, slug=f"proj-{suffix}", name=f"Project {suffix}"
+    )
+    return ProjectKey.objects.create(project=project, **key_fields)
+
+
+def auth_headers(key: ProjectKey, version: int = 7) -> dict[str, str]:
+    return {
+        "HTTP_X_SENTRY_AUTH": (
+            f"Sentry sentry_key={key.public_key}, sentry_version={version}, "
+            "sentry_client=statsapi-tests/1.0"
+        )
+    }
+
+
+def post(
+    client: Client,
+    path: str,
+    body: bytes,
+    *,
+    content_type: str = "application/x-sentry-envelope",
+    **extra: Any,
+) -> Any:
+    return client.generic("POST", path, body, content_type=content_type, **extra)
+
+
+def post_envelope(client: Client, key: ProjectKey, body: bytes, **extra: Any) -> Any:
+    headers = {**auth_headers(key), **extra}
+    return post(client, f"/api/{key.project_id}/envelope/", body, **headers)
+
+
+def post_store(client: Client, key: ProjectKey, event: dict[str, Any], **extra: Any) -> Any:
+    headers = {**auth_headers(key), **extra}
+    return post(
+        client,
+        f"/api/{key.project_id}/store/",
+        json.dumps(event).encode(),
+        content_type="application/json",
+        **headers,
+    )
+
+
+def event_envelope(event: dict[str, Any] | None = None, *, item_type: str = "event") -> bytes:
+    event = {"message": "hello", "level": "error"} if event is None else event
+    payload = json.dumps(event).encode()
+    header = json.dumps({"event_id": uuid.uuid4().hex}).encode()
+    item = json.dumps({"type": item_type, "length": len(payload)}).encode()
+    return header + b"\n" + item + b"\n" + payload + b"\n"
+
+
+def _sum(model: TSDBModel, key: Any) -> int:
+    now = time.time()
+    return tsdb.backend.get_sums(model, [key], now - WINDOW, now + 60, rollup=3600)[key]
+
+
+def totals(key: ProjectKey) -> dict[str, tuple[int, int, int]]:
+    """(received, rejected, blacklisted) for the key's organization, project and key."""
+    ids = {
+        "organization": key.project.organization_id,
+        "project": key.project_id,
+        "key": key.pk,
+    }
+    return {
+        scope: tuple(  # type: ignore[misc]
+            _sum(TSDBModel[f"{scope}_total_{stat}"], ident)
+            for stat in ("received", "rejected", "blacklisted")
+        )
+        for scope, ident in ids.items()
+    }
+
+
+def same_everywhere(received: int, rejected: int = 0, blacklisted: int = 0) -> dict[str, Any]:
+    counts = (received, rejected, blacklisted)
+    return {"organization": counts, "project": counts, "key": counts}
+
+
+def generated(key: ProjectKey) -> int:
+    return _sum(TSDBModel.project, key.project_id)
+
+
+def filter_count(key: ProjectKey, filter_key: str) -> int:
+    return _sum(TSDBModel[f"project_total_received_{filter_key.replace('-', '_')}"], key.project_id)
+
+
+def outcome_totals(key: ProjectKey) -> dict[tuple[str, str, str | None], int]:
+    """(category, outcome, reason) -> quantity for the key's project, via the org's set."""
+    result = {}
+    for combo in outcome_combinations_get(organization_id=key.project.organization_id):
+        if combo.project_id != key.project_id:
+            continue
+        quantity = _sum(TSDBModel.outcome_quantity, combo.key)
+        if quantity:
+            result[(combo.category, combo.outcome, combo.reason)] = quantity
+    return result
+
+
+# -- a live server under gunicorn ---------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def gunicorn_server(redis_prefix: str, *, workers: int = 2) -> Iterator[str]:
+    """The app under gunicorn on a free 127.0.0.1 port, on this test's database (use
+    ``transactional_db`` so its rows are committed) and Redis prefix. Yields the base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/" + connection.settings_dict["NAME"],
+        "REDIS_URL": settings.REDIS_URL,
+        "TSDB_PREFIX": redis_prefix + "ts:",
+        "QUOTAS_PREFIX": redis_prefix + "quota:",
+        "DEBUG": "False",
+        "SECRET_KEY": "ingest-tests-" + uuid.uuid4().hex,
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    env.pop("PYTEST_VERSION", None)
+    process = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "statsapi.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {process.stderr.read().decode()}")  # type: ignore[union-attr]
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def http_post(
+    base_url: str, path: str, body: bytes, headers: dict[str, str], *, chunked: bool = False
+) -> tuple[int, dict[str, str], bytes]:
+    """POST with http.client; ``chunked`` sends the body with chunked transfer encoding and no
+    Content-Length, as @sentry/node does."""
+    parts = urlsplit(base_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        if chunked:
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+            headers["Transfer-Encoding"] = "chunked"
+            conn.putrequest("POST", path, skip_accept_encoding=True)
+            for name, value in headers.items():
+                conn.putheader(name, value)
+            conn.endheaders()
+            for start in range(0, len(body), 1000):
+                piece = body[start : start + 1000]
+                conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+            conn.send(b"0\r\n\r\n")
+        else:
+            conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
