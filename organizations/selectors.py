@@ -16,9 +16,35 @@ from django.db.models import QuerySet
 import tsdb
 from organizations.access import Access
 from organizations.models import Organization, Project, ProjectKey, Team
-from tsdb.base import TSDBModel
+from tsdb.base import INBOUND_FILTER_MODELS, TSDBModel
 
 Series = list[tuple[int, int]]
+
+# `stat` query values -> the TSDB model each reads.
+ORGANIZATION_STATS = {
+    "received": TSDBModel.organization_total_received,
+    "rejected": TSDBModel.organization_total_rejected,
+    "blacklisted": TSDBModel.organization_total_blacklisted,
+}
+PROJECT_STATS = {
+    "received": TSDBModel.project_total_received,
+    "rejected": TSDBModel.project_total_rejected,
+    "blacklisted": TSDBModel.project_total_blacklisted,
+    "generated": TSDBModel.project,
+    **INBOUND_FILTER_MODELS,
+}
+# Project stat keys Sentry accepts that nothing here counts: they read as zeros.
+PROJECT_ZERO_STATS = ("forwarded", "invalid-csp", "cors", "discarded-hash")
+PROJECT_STAT_CHOICES = (*PROJECT_STATS, *PROJECT_ZERO_STATS)
+# `group=project` of organization stats: the project totals and `generated`.
+ORGANIZATION_PROJECT_STATS = {
+    stat: PROJECT_STATS[stat] for stat in ("received", "rejected", "blacklisted", "generated")
+}
+TEAM_STATS = {
+    "generated": TSDBModel.project,
+    "received": TSDBModel.project_total_received,
+    "rejected": TSDBModel.project_total_rejected,
+}
 
 MAX_DB_ID = 2**63 - 1
 M = TypeVar("M", Organization, Team, Project)
@@ -105,17 +131,18 @@ def sum_series(series: Iterable[Series], *, start: datetime, end: datetime, roll
 def organization_stats_get(
     *,
     organization: Organization,
-    stat_model: TSDBModel,
+    stat: str,
     start: datetime,
     end: datetime,
     rollup: int,
     ids: frozenset[int] | None = None,
 ) -> Series | None:
-    """The organization's series of `stat_model`; None when `ids` excludes the organization."""
+    """The organization's series of `stat` (a key of ORGANIZATION_STATS); None when `ids`
+    excludes the organization."""
     if ids is not None and organization.pk not in ids:
         return None
     series = stats_series_get(
-        model=stat_model, keys=[organization.pk], start=start, end=end, rollup=rollup
+        model=ORGANIZATION_STATS[stat], keys=[organization.pk], start=start, end=end, rollup=rollup
     )
     return series[organization.pk]
 
@@ -123,38 +150,40 @@ def organization_stats_get(
 def organization_project_stats_get(
     *,
     access: Access,
-    stat_model: TSDBModel,
+    stat: str,
     start: datetime,
     end: datetime,
     rollup: int,
     project_ids: frozenset[int] | None = None,
     ids: frozenset[int] | None = None,
 ) -> dict[int, Series]:
-    """Series per visible project of the organization (`group=project`), optionally only
-    those in `project_ids` and in `ids`; invisible ids are silently left out."""
+    """Series of `stat` (a key of ORGANIZATION_PROJECT_STATS) per visible project of the
+    organization (`group=project`), optionally only those in `project_ids` and in `ids`;
+    invisible ids are silently left out. Keyed by project id."""
     projects = project_list_visible(access=access)
     if project_ids is not None:
         projects = projects.filter(pk__in=project_ids)
     if ids is not None:
         projects = projects.filter(pk__in=ids)
     keys = list(projects.values_list("pk", flat=True))
-    return stats_series_get(model=stat_model, keys=keys, start=start, end=end, rollup=rollup)
+    model = ORGANIZATION_PROJECT_STATS[stat]
+    return stats_series_get(model=model, keys=keys, start=start, end=end, rollup=rollup)
 
 
 def project_stats_get(
     *,
     project: Project,
-    stat_model: TSDBModel | None,
+    stat: str,
     start: datetime,
     end: datetime,
     rollup: int,
 ) -> Series:
-    """The project's series of `stat_model`; zeros when `stat_model` is None (stat keys
-    that nothing counts)."""
-    if stat_model is None:
+    """The project's series of `stat` (one of PROJECT_STAT_CHOICES); zeros for the keys
+    nothing counts (PROJECT_ZERO_STATS)."""
+    if stat not in PROJECT_STATS:
         return zero_series(start=start, end=end, rollup=rollup)
     series = stats_series_get(
-        model=stat_model, keys=[project.pk], start=start, end=end, rollup=rollup
+        model=PROJECT_STATS[stat], keys=[project.pk], start=start, end=end, rollup=rollup
     )
     return series[project.pk]
 
@@ -163,17 +192,19 @@ def team_stats_get(
     *,
     access: Access,
     team: Team,
-    stat_model: TSDBModel,
+    stat: str,
     start: datetime,
     end: datetime,
     rollup: int,
 ) -> Series | None:
-    """The sum of the series of the team's projects visible to `access`; None when it has
-    none."""
+    """The sum of the `stat` series (a key of TEAM_STATS) of the team's projects visible to
+    `access`; None when it has none."""
     keys = list(project_list_visible(access=access).filter(teams=team).values_list("pk", flat=True))
     if not keys:
         return None
-    series = stats_series_get(model=stat_model, keys=keys, start=start, end=end, rollup=rollup)
+    series = stats_series_get(
+        model=TEAM_STATS[stat], keys=keys, start=start, end=end, rollup=rollup
+    )
     return sum_series(series.values(), start=start, end=end, rollup=rollup)
 
 

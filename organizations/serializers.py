@@ -23,7 +23,13 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 import tsdb
-from tsdb.base import INBOUND_FILTER_MODELS, TSDBLimitExceeded, TSDBModel
+from organizations.selectors import (
+    ORGANIZATION_PROJECT_STATS,
+    ORGANIZATION_STATS,
+    PROJECT_STAT_CHOICES,
+    TEAM_STATS,
+)
+from tsdb.base import TSDBLimitExceeded
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The last second of year 9999: anything later (a millisecond timestamp, say) is refused.
@@ -41,33 +47,7 @@ RESOLUTION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 # "...T10:00:00+02:00" with an unencoded "+" arrives as "...T10:00:00 02:00".
 DECODED_PLUS_OFFSET_RE = re.compile(r"(.*T.*\d) (\d{2}(?::?\d{2})?)")
 
-ORGANIZATION_STATS = {
-    "received": TSDBModel.organization_total_received,
-    "rejected": TSDBModel.organization_total_rejected,
-    "blacklisted": TSDBModel.organization_total_blacklisted,
-}
-PROJECT_STATS = {
-    "received": TSDBModel.project_total_received,
-    "rejected": TSDBModel.project_total_rejected,
-    "blacklisted": TSDBModel.project_total_blacklisted,
-    "generated": TSDBModel.project,
-}
-# Project stat keys Sentry accepts that nothing here counts: they read as zeros.
-PROJECT_ZERO_STATS = ("forwarded", "invalid-csp", "cors", "discarded-hash")
-PROJECT_STAT_CHOICES = (*PROJECT_STATS, *INBOUND_FILTER_MODELS, *PROJECT_ZERO_STATS)
-TEAM_STATS = {
-    "generated": TSDBModel.project,
-    "received": TSDBModel.project_total_received,
-    "rejected": TSDBModel.project_total_rejected,
-}
 GROUP_CHOICES = ("organization", "project")
-
-
-def project_stat_model(stat: str) -> TSDBModel | None:
-    """The TSDB model behind a project `stat` key; None for keys that always read as zeros."""
-    if stat in PROJECT_STATS:
-        return PROJECT_STATS[stat]
-    return INBOUND_FILTER_MODELS.get(stat)
 
 
 def parse_timestamp(value: str) -> datetime | None:
@@ -241,15 +221,19 @@ class StatsWindowSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 class OrganizationStatsSerializer(StatsWindowSerializer):
     stat = StrictChoiceField(
-        choices=(*ORGANIZATION_STATS, "generated"), name="stat", default="received"
+        choices=tuple(dict.fromkeys((*ORGANIZATION_STATS, *ORGANIZATION_PROJECT_STATS))),
+        name="stat",
+        default="received",
     )
     group = StrictChoiceField(choices=GROUP_CHOICES, name="group", default="organization")
     projectID = IdListField(name="projectID")
     id = IdListField(name="id")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["stat"] == "generated" and attrs["group"] != "project":
-            raise serializers.ValidationError("stat=generated is only available with group=project")
+        if attrs["group"] == "organization" and attrs["stat"] not in ORGANIZATION_STATS:
+            raise serializers.ValidationError(
+                f"stat={attrs['stat']} is only available with group=project"
+            )
         return super().validate(attrs)
 
 

@@ -26,14 +26,10 @@ from organizations.permissions import (
     TeamPermission,
 )
 from organizations.serializers import (
-    ORGANIZATION_STATS,
-    PROJECT_STATS,
-    TEAM_STATS,
     KeyStatsSerializer,
     OrganizationStatsSerializer,
     ProjectStatsSerializer,
     TeamStatsSerializer,
-    project_stat_model,
     series_representation,
 )
 
@@ -106,7 +102,7 @@ class OrganizationStatsEndpoint(OrganizationScopedEndpoint):
         if params["group"] == "project":
             by_project = selectors.organization_project_stats_get(
                 access=self.access,
-                stat_model=PROJECT_STATS[params["stat"]],
+                stat=params["stat"],
                 project_ids=params["projectID"],
                 ids=params["id"],
                 **window,
@@ -118,7 +114,7 @@ class OrganizationStatsEndpoint(OrganizationScopedEndpoint):
             )
         series = selectors.organization_stats_get(
             organization=organization,
-            stat_model=ORGANIZATION_STATS[params["stat"]],
+            stat=params["stat"],
             ids=params["id"],
             **window,
         )
@@ -139,7 +135,7 @@ class ProjectStatsEndpoint(OrganizationScopedEndpoint):
         params = serializer.validated_data
         series = selectors.project_stats_get(
             project=project,
-            stat_model=project_stat_model(params["stat"]),
+            stat=params["stat"],
             start=params["start"],
             end=params["end"],
             rollup=params["rollup"],
@@ -163,7 +159,7 @@ class TeamStatsEndpoint(OrganizationScopedEndpoint):
         series = selectors.team_stats_get(
             access=self.access,
             team=team,
-            stat_model=TEAM_STATS[params["stat"]],
+            stat=params["stat"],
             start=params["start"],
             end=params["end"],
             rollup=params["rollup"],
