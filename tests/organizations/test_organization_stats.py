@@ -312,6 +312,21 @@ def test_it_treats_an_empty_since_or_until_as_absent(
     assert len(response.json()) == 24
 
 
+def test_it_treats_empty_ids_as_absent(
+    client: Client,
+    organization: Organization,
+    owner_token: str,
+    written_projects: dict[int, int],
+) -> None:
+    by_organization = client.get(f"{URL}?id=", **bearer(owner_token))
+    by_project = client.get(f"{URL}?group=project&projectID=&id=", **bearer(owner_token))
+
+    assert by_organization.status_code == 200, by_organization.content
+    assert len(by_organization.json()) == 24
+    assert by_project.status_code == 200, by_project.content
+    assert totals_by_key(by_project.json()) == {str(pk): n for pk, n in written_projects.items()}
+
+
 def test_it_uses_the_last_value_of_a_repeated_parameter(
     client: Client, organization: Organization, owner_token: str
 ) -> None:
