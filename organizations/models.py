@@ -27,7 +27,7 @@ class OrganizationStatus(models.TextChoices):
 
 
 class Organization(models.Model):
-    slug = models.SlugField(max_length=50, unique=True, validators=[slug_validator])
+    slug = models.CharField(max_length=50, unique=True, validators=[slug_validator])
     name = models.CharField(max_length=64)
     status = models.CharField(
         max_length=32, choices=OrganizationStatus.choices, default=OrganizationStatus.ACTIVE
@@ -56,7 +56,7 @@ class Organization(models.Model):
 
 class Team(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="teams")
-    slug = models.SlugField(max_length=50, validators=[slug_validator])
+    slug = models.CharField(max_length=50, validators=[slug_validator])
     name = models.CharField(max_length=64)
     date_created = models.DateTimeField(default=timezone.now)
 
@@ -74,7 +74,7 @@ class Project(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="projects"
     )
-    slug = models.SlugField(max_length=50, validators=[slug_validator])
+    slug = models.CharField(max_length=50, validators=[slug_validator])
     name = models.CharField(max_length=200)
     platform = models.CharField(max_length=64, blank=True, default="")
     teams = models.ManyToManyField(Team, related_name="projects", blank=True)

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -192,7 +193,9 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+# The admin's CSS and JS are served by WhiteNoise from the installed apps, with no
+# collectstatic step and no separate web server (also with DEBUG=False).
+WHITENOISE_USE_FINDERS = True
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {
