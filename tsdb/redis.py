@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import PipelineCommand, RedisCluster
+from redis.exceptions import (
+    AskError,
+    ClusterError,
+    InvalidResponse,
+    RedisClusterException,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import InvalidResponse, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
@@ -28,11 +38,55 @@ def _unavailable_on_redis_errors() -> Iterator[None]:
     try:
         yield
     except (RedisConnectionError, RedisTimeoutError, InvalidResponse, OSError) as exc:
+        # RedisConnectionError includes MaxConnectionsError (a node's pool is exhausted).
+        raise TSDBUnavailable(f"Redis is unavailable: {exc}") from exc
+    except (ClusterError, RedisClusterException) as exc:
+        # ClusterDownError, MasterDownError; SlotNotCoveredError, "cannot be connected".
         raise TSDBUnavailable(f"Redis is unavailable: {exc}") from exc
     except ResponseError as exc:
         if str(exc).split(" ", 1)[0].upper() in _UNAVAILABLE_REPLIES or "TRYAGAIN" in str(exc):
             raise TSDBUnavailable(f"Redis cannot serve the request: {exc}") from exc
         raise
+
+
+class _ClusterBatch:
+    """Commands for a Redis Cluster, sent with redis-py's cluster pipeline: one batch per node,
+    written to every node before any reply is read, so a call costs about one round trip
+    however many nodes it touches.
+
+    Unlike ``ClusterPipeline.execute()``, a command whose node failed or timed out is not
+    resent one by one (the node may have applied it: a HINCRBY would count twice, and a hung
+    node would cost a timeout per command); the error is raised. Only commands the cluster
+    refused unexecuted (MOVED, ASK, TRYAGAIN, while slots migrate) are resent, through the
+    client, which follows the redirection and refreshes its slot table.
+    """
+
+    __slots__ = ("client", "stack")
+
+    def __init__(self, client: RedisCluster) -> None:
+        self.client: Any = client
+        self.stack: list[PipelineCommand] = []
+
+    def execute_command(self, *args: Any) -> None:
+        command = PipelineCommand(args, {}, len(self.stack))  # type: ignore[no-untyped-call]
+        self.stack.append(command)
+
+    def execute(self) -> list[Any]:
+        stack, self.stack = self.stack, []
+        if not stack:
+            return []
+        replies: list[Any] = self.client.pipeline(transaction=False).send_cluster_commands(
+            stack, raise_on_error=False, allow_redirections=False
+        )
+        refused = []
+        for index, reply in enumerate(replies):
+            if isinstance(reply, AskError | TryAgainError):  # AskError includes MovedError
+                refused.append(index)
+            elif isinstance(reply, Exception):
+                raise reply
+        for index in refused:
+            replies[index] = self.client.execute_command(*stack[index].args)
+        return replies
 
 
 class RedisTSDB(BaseTSDB):
@@ -53,10 +107,17 @@ class RedisTSDB(BaseTSDB):
 
     Vnodes split a bucket's keys over several small hashes: each stays in Redis's compact
     listpack encoding, and on Redis Cluster the hashes of one bucket spread over the slots.
-    Every command touches a single key and no transaction is used, so a cluster client
-    (``redis.RedisCluster``) can be passed as ``client``. ``incr_multi`` is one pipeline round
-    trip (HINCRBY per field, then one EXPIREAT per hash); ``get_range`` is one round trip
-    (one HMGET per hash).
+    ``incr_multi`` is one pipeline round trip (HINCRBY per field, then one EXPIREAT per hash);
+    ``get_range`` is one round trip (one HMGET per hash).
+
+    Redis Cluster: ``cluster=True`` with ``url`` naming any one node (database 0) builds a
+    ``redis.cluster.RedisCluster`` that discovers the others; a ``RedisCluster`` can also be
+    passed as ``client``. Every command touches a single key and no transaction is used. On a
+    cluster ``incr_multi`` and ``get_range`` send one batch per node touched, all batches
+    written before any reply is read: one round trip per node, in parallel, never one per
+    command. The cluster client connects on first use, so a cluster that is down at startup
+    raises TSDBUnavailable on use rather than stopping the server. A call that fails on one
+    node may have been applied on the others (as on one Redis, a pipeline is not atomic).
 
     Writes are not retried: HINCRBY is not idempotent, and a blind resend after a lost reply
     would count twice. A failure raises TSDBUnavailable instead.
@@ -70,28 +131,65 @@ class RedisTSDB(BaseTSDB):
         rollups: Sequence[tuple[int, int]] | None = None,
         *,
         client: Any = None,
+        cluster: bool = False,
         socket_connect_timeout: float = 1.0,
         socket_timeout: float = 5.0,
         client_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        """``url``: the Redis server, or with ``cluster=True`` any one node of a Redis Cluster.
+        ``client``: a ready ``redis.Redis`` or ``RedisCluster`` to use instead (not closed by
+        ``close()``). ``client_options`` are passed on to the client built from ``url``."""
         super().__init__(rollups, **kwargs)
         if isinstance(vnodes, bool) or not isinstance(vnodes, int) or vnodes < 1:
             raise ValueError(f"vnodes must be a positive integer, not {vnodes!r}")
         if not isinstance(prefix, str):
             raise ValueError(f"prefix must be a string, not {prefix!r}")
+        if not isinstance(cluster, bool):
+            raise ValueError(f"cluster must be True or False, not {cluster!r}")
         self.prefix = prefix
         self.vnodes = vnodes
+        self.cluster = cluster or isinstance(client, RedisCluster)
         self._owns_client = client is None
+        self._client: Any = client
+        self._connect_lock = threading.Lock()
+        options: dict[str, Any] = {
+            "socket_connect_timeout": socket_connect_timeout,
+            "socket_timeout": socket_timeout,
+            # No blind retries: a resent HINCRBY after a lost reply would count twice. On a
+            # cluster this is the client-level retry; node connections never retry.
+            "retry": Retry(NoBackoff(), 0),
+        }
+        options.update(client_options or {})
+        if client is None and cluster:
+            parts = urlsplit(url)
+            database = parse_qs(parts.query).get("db", [parts.path.strip("/") or "0"])[0]
+            if parts.scheme not in ("redis", "rediss") or database != "0":
+                raise ValueError(
+                    f"a Redis Cluster url is redis://host:port or rediss:// (database 0 only),"
+                    f" not {url!r}"
+                )
+            self._cluster_url = url
+            self._cluster_options = options
+        elif client is None:
+            self._client = redis.Redis.from_url(url, **options)
+
+    @property
+    def client(self) -> Any:
+        """The redis-py client; a cluster client is built (and connected) on first use."""
+        client = self._client
         if client is None:
-            options: dict[str, Any] = {
-                "socket_connect_timeout": socket_connect_timeout,
-                "socket_timeout": socket_timeout,
-                "retry": Retry(NoBackoff(), 0),
-            }
-            options.update(client_options or {})
-            client = redis.Redis.from_url(url, **options)
-        self.client: Any = client
+            with self._connect_lock, _unavailable_on_redis_errors():
+                if self._client is None:
+                    self._client = RedisCluster.from_url(self._cluster_url, **self._cluster_options)
+                client = self._client
+        return client
+
+    def _pipeline(self) -> Any:
+        """A non-transactional batch of single-key commands (``execute_command``, ``execute``)."""
+        if self.cluster:
+            return _ClusterBatch(self.client)
+        return self.client.pipeline(transaction=False)
 
     def make_key(self, model: int, rollup: int, bucket: int, vnode: int) -> str:
         """The name of the hash holding ``model``'s fields of ``vnode`` in ``bucket``."""
@@ -103,7 +201,7 @@ class RedisTSDB(BaseTSDB):
 
     def _write(self, plan: WritePlan) -> None:
         make_key, vnode, retention = self.make_key, self.vnode, self._retention
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self._pipeline()
         send = pipe.execute_command
         expiries: dict[str, int] = {}
         for (model, rollup, bucket), fields in plan.items():
@@ -127,7 +225,7 @@ class RedisTSDB(BaseTSDB):
         groups = [[fields[i] for i in indexes] for indexes in by_vnode.values()]
         vnodes = list(by_vnode)
         make_key = self.make_key
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self._pipeline()
         send = pipe.execute_command
         for bucket in buckets:
             for vnode, names in zip(vnodes, groups, strict=True):
@@ -151,23 +249,36 @@ class RedisTSDB(BaseTSDB):
         return rows
 
     def validate(self) -> None:
-        """PING Redis; TSDBUnavailable if it does not answer."""
+        """PING Redis (on a cluster: CLUSTER INFO on every primary, each must report
+        ``cluster_state:ok``); TSDBUnavailable if it does not answer or cannot serve."""
         with _unavailable_on_redis_errors():
-            self.client.ping()
+            if not self.cluster:
+                self.client.ping()
+                return
+            infos = self.client.cluster_info(target_nodes=RedisCluster.PRIMARIES)
+        if "cluster_state" in infos:  # a single primary answers with its info itself
+            infos = {"the only primary": infos}
+        for node, info in infos.items():
+            if info.get("cluster_state") != "ok":
+                state = info.get("cluster_state")
+                raise TSDBUnavailable(
+                    f"Redis Cluster is not serving: cluster_state:{state} on {node}"
+                )
 
     def flush(self) -> None:
-        """Delete every key under this backend's prefix (SCAN + UNLINK, never FLUSHDB)."""
+        """Delete every key under this backend's prefix (SCAN + UNLINK, never FLUSHDB; on a
+        cluster, on every primary)."""
         if not self.prefix:
             raise ValueError("refusing to flush a RedisTSDB without a prefix")
         pattern = "".join(f"[{c}]" if c in "*?[]\\" else c for c in self.prefix) + "*"
         with _unavailable_on_redis_errors():
-            pipe = self.client.pipeline(transaction=False)
+            pipe = self._pipeline()
             for n, key in enumerate(self.client.scan_iter(match=pattern, count=1000), 1):
-                pipe.unlink(key)
+                pipe.execute_command("UNLINK", key)
                 if n % 1000 == 0:
                     pipe.execute()
             pipe.execute()
 
     def close(self) -> None:
-        if self._owns_client:
-            self.client.close()
+        if self._owns_client and self._client is not None:
+            self._client.close()

@@ -1,4 +1,8 @@
-"""TSDB fixtures: every backend under test, each isolated by its own Redis key prefix."""
+"""TSDB fixtures: every backend under test, each isolated by its own Redis key prefix.
+
+The Redis Cluster is private to the test session (three primaries started on free loopback
+ports, see ``tsdb_cluster.py``), started the first time a test asks for it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 
 import pytest
 import redis
+from tsdb_cluster import RedisClusterNodes, running_cluster
 
 from tsdb.base import BaseTSDB
 from tsdb.inmemory import InMemoryTSDB
@@ -83,12 +88,32 @@ def sent_batches(counting_tsdb: RedisTSDB) -> list[list[tuple[Any, ...]]]:
     return CountingConnection.batches
 
 
-@pytest.fixture(params=["inmemory", "redis"])
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterNodes]:
+    """A three-primary Redis Cluster on 127.0.0.1, stopped and deleted after the session."""
+    with running_cluster() as nodes:
+        yield nodes
+
+
+@pytest.fixture
+def cluster_tsdb(redis_cluster: RedisClusterNodes, tsdb_prefix: str) -> Iterator[RedisTSDB]:
+    """A RedisTSDB on the test cluster, built as settings build it (``cluster=True``)."""
+    backend = RedisTSDB(url=redis_cluster.url, prefix=tsdb_prefix, cluster=True)
+    backend.flush()
+    yield backend
+    backend.flush()
+    backend.close()
+
+
+@pytest.fixture(params=["inmemory", "redis", "cluster"])
 def tsdb_backend(request: pytest.FixtureRequest, tsdb_prefix: str) -> Iterator[BaseTSDB]:
     """The contract suite runs once per backend."""
     backend: BaseTSDB
     if request.param == "redis":
         backend = RedisTSDB(url=TSDB_REDIS_URL, prefix=tsdb_prefix)
+    elif request.param == "cluster":
+        nodes = request.getfixturevalue("redis_cluster")
+        backend = RedisTSDB(url=nodes.url, prefix=tsdb_prefix, cluster=True)
     else:
         backend = InMemoryTSDB()
     backend.flush()
