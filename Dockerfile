@@ -1,16 +1,29 @@
-FROM python:3.11-slim
+# Two targets: `web` (the server: runtime requirements only) and `tests` (web plus the test
+# requirements and tools; runs the README's test command, `make test`, as the same user).
+FROM python:3.11-slim AS web
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 VENV=/opt/venv PATH=/opt/venv/bin:$PATH
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends make \
-    && rm -rf /var/lib/apt/lists/* \
-    && python -m venv /opt/venv
+RUN python -m venv /opt/venv
 WORKDIR /app
-COPY requirements.txt requirements-dev.txt ./
-RUN pip install --no-cache-dir -r requirements-dev.txt \
-    && touch /opt/venv/.runtime-installed /opt/venv/.dev-installed
+COPY requirements.txt ./
+RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-RUN useradd --system --home /app statsapi && chown -R statsapi /app
+RUN useradd --system --home-dir /app statsapi && chown -R statsapi /app
 USER statsapi
 EXPOSE 8000
 CMD ["sh", "-c", "python manage.py migrate --noinput && exec gunicorn statsapi.wsgi:application --bind 0.0.0.0:8000 --workers ${WEB_CONCURRENCY:-2} --worker-class gthread --threads 4 --access-logfile -"]
+
+FROM web AS tests
+USER root
+# make runs the test command; curl and docker-compose are used by the tests themselves.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make curl docker-compose \
+    && rm -rf /var/lib/apt/lists/*
+# The Makefile's VENV is /opt/venv (from ENV); its stamps, touched after every COPY, say the
+# requirements are in, so `make test` installs nothing as the unprivileged user. Tests that
+# start servers find .venv/bin in the checkout, as on a laptop.
+RUN pip install --no-cache-dir -r requirements-dev.txt \
+    && touch /opt/venv/.runtime-installed /opt/venv/.dev-installed \
+    && ln -s /opt/venv /app/.venv
+USER statsapi
+CMD ["make", "test"]

@@ -118,6 +118,14 @@ try:
     }
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+if (
+    DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
+    and not DATABASES["default"]["NAME"]
+):
+    raise ImproperlyConfigured(
+        "DATABASE_URL names no database: add it after the host, e.g. "
+        "postgres://postgres@127.0.0.1:5432/statsapi"
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # One connection per request thread; SQLite is for the embedded single-process default.
@@ -129,8 +137,27 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # REDIS_URL, e.g. redis://127.0.0.1:6379/3 (the database number is honoured). When set,
 # RedisTSDB is the default backend; when unset, the in-memory TSDB (one process only).
 REDIS_URL = os.environ.get("REDIS_URL", "") or ("redis://127.0.0.1:6379/0" if TESTING else "")
-if REDIS_URL and urlsplit(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
-    raise ImproperlyConfigured(f"REDIS_URL must be a redis:// URL, not {REDIS_URL!r}")
+
+
+def redis_url_problem(url: str) -> str | None:
+    """Why REDIS_URL cannot be used, or None. redis-py silently falls back to database 0 on a
+    path that is not a number, so the database number is checked here. The URL itself is never
+    echoed: it may hold a password."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"redis", "rediss", "unix"}:
+        return "REDIS_URL must start with redis://, rediss:// or unix://, e.g. redis://127.0.0.1:6379/0"
+    try:
+        parts.port  # noqa: B018  (raises ValueError when the port is not a number)
+    except ValueError:
+        return "REDIS_URL has a port that is not a number"
+    database = parts.path.strip("/")
+    if parts.scheme != "unix" and database and not database.isdigit():
+        return f"REDIS_URL must end with a database number such as /0 or /3, not /{database}"
+    return None
+
+
+if REDIS_URL and (problem := redis_url_problem(REDIS_URL)):
+    raise ImproperlyConfigured(problem)
 TSDB_BACKEND = os.environ.get("TSDB_BACKEND") or (
     "tsdb.redis.RedisTSDB" if REDIS_URL else "tsdb.inmemory.InMemoryTSDB"
 )
@@ -163,8 +190,22 @@ STATS_INTEGER_TIMESTAMPS = env_bool("STATS_INTEGER_TIMESTAMPS", False)
 # --- Public address ---------------------------------------------------------------------------
 # The address SDKs reach this server at; DSNs are built from it (http://<key>@<host>/<project>).
 STATSAPI_PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000")
-if urlsplit(STATSAPI_PUBLIC_URL).scheme not in {"http", "https"}:
-    raise ImproperlyConfigured(f"PUBLIC_URL must be an http(s) URL, not {STATSAPI_PUBLIC_URL!r}")
+
+
+def public_url_is_valid(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018  (raises ValueError when the port is not a number)
+    except ValueError:
+        return False
+    return parts.scheme in {"http", "https"} and bool(parts.hostname)
+
+
+if not public_url_is_valid(STATSAPI_PUBLIC_URL):
+    raise ImproperlyConfigured(
+        f"PUBLIC_URL must be an http(s) URL with a host, such as http://127.0.0.1:8000, "
+        f"not {STATSAPI_PUBLIC_URL!r}"
+    )
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
