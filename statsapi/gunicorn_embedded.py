@@ -27,6 +27,9 @@ preload_app = False
 timeout = 60
 accesslog = "-"
 errorlog = "-"
+# No control socket: by default gunicorn puts one at ~/.gunicorn/gunicorn.ctl, which every other
+# gunicorn of the same user (a second checkout, the test suite) would take over or remove.
+control_socket_disable = True
 
 
 def _demo_enabled() -> bool:
