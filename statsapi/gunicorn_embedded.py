@@ -8,7 +8,8 @@ the application, so the counts live where the requests are answered. With REDIS_
 counts go to Redis instead and the same command works.
 
 Environment: STATSAPI_BIND (default 127.0.0.1:8000), STATSAPI_THREADS (default 8),
-STATSAPI_DEMO (default True; False starts the server without demo data).
+STATSAPI_DEMO (default True; False starts the server without demo data). Unless PUBLIC_URL is
+set, it follows STATSAPI_BIND, so the printed DSN and curl line reach this server.
 """
 
 from __future__ import annotations
@@ -18,10 +19,31 @@ import sys
 from io import StringIO
 from typing import Any
 
+
+def _public_url_for(address: str) -> str | None:
+    """http://host:port of a TCP bind address (0.0.0.0 and [::] reached as 127.0.0.1)."""
+    host, _, port = address.rpartition(":")
+    if address.startswith(("unix:", "fd://")) or not host or not port.isdigit():
+        return None
+    if host in {"0.0.0.0", "[::]"}:
+        host = "127.0.0.1"
+    return f"http://{host}:{port}"
+
+
+def _threads() -> int:
+    raw = os.environ.get("STATSAPI_THREADS", "8")
+    if not raw.isdigit() or int(raw) < 1:
+        sys.exit(f"STATSAPI_THREADS must be a positive integer, not {raw!r}")
+    return int(raw)
+
+
 bind = [os.environ.get("STATSAPI_BIND", "127.0.0.1:8000")]
+# Read by the settings in the worker, which inherits this environment.
+if "PUBLIC_URL" not in os.environ and (public_url := _public_url_for(bind[0])):
+    os.environ["PUBLIC_URL"] = public_url
 workers = 1
 worker_class = "gthread"
-threads = int(os.environ.get("STATSAPI_THREADS", "8"))
+threads = _threads()
 reload = False
 preload_app = False
 timeout = 60

@@ -166,8 +166,8 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
         STATSAPI_EMBEDDED="True",
         SECRET_KEY=uuid.uuid4().hex + uuid.uuid4().hex,
         DATABASE_URL=f"sqlite:///{directory / 'statsapi.sqlite3'}",
+        # No PUBLIC_URL: the embedded server derives it from its bind address.
         STATSAPI_BIND=f"127.0.0.1:{port}",
-        PUBLIC_URL=base_url,
     )
     subprocess.run(
         [str(BIN / "python"), "manage.py", "migrate", "--noinput", "-v", "0"],
@@ -223,7 +223,7 @@ def test_the_printed_curl_line_shows_24_hourly_points_with_counts(embedded: Embe
     assert timestamps[-1] in {before, after}
 
 
-def test_the_banner_names_the_demo_and_a_dsn_for_the_public_url(embedded: Embedded) -> None:
+def test_the_banner_names_the_demo_and_a_dsn_for_the_bind_address(embedded: Embedded) -> None:
     dsn = urlsplit(embedded.line("DSN: ").removeprefix("DSN: "))
     token = embedded.line("Token (shown once): ").split()[-1]
 
@@ -279,6 +279,21 @@ def test_the_api_index_answers_without_credentials(embedded: Embedded) -> None:
     response = request(embedded.base_url, "GET", "/api/0/")
 
     assert response.status == 200, response.body
+
+
+def test_the_embedded_server_refuses_a_bad_thread_count() -> None:
+    result = subprocess.run(
+        makefile_gunicorn_argv(),
+        cwd=ROOT,
+        env=environment(STATSAPI_EMBEDDED="True", SECRET_KEY="x" * 50, STATSAPI_THREADS="lots"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "STATSAPI_THREADS must be a positive integer, not 'lots'" in result.stderr
 
 
 # --- Redis unreachable ----------------------------------------------------------------------
