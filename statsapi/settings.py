@@ -158,6 +158,18 @@ def redis_url_problem(url: str) -> str | None:
 
 if REDIS_URL and (problem := redis_url_problem(REDIS_URL)):
     raise ImproperlyConfigured(problem)
+# REDIS_CLUSTER=True: REDIS_URL names any one node of a Redis Cluster (database 0); the TSDB
+# discovers the other nodes from it.
+REDIS_CLUSTER = env_bool("REDIS_CLUSTER", False)
+if REDIS_CLUSTER and not os.environ.get("REDIS_URL"):
+    raise ImproperlyConfigured("REDIS_CLUSTER=True needs REDIS_URL: the URL of one cluster node")
+if REDIS_CLUSTER and (
+    urlsplit(REDIS_URL).scheme == "unix" or urlsplit(REDIS_URL).path.strip("/") not in {"", "0"}
+):
+    raise ImproperlyConfigured(
+        "With REDIS_CLUSTER=True, REDIS_URL must be redis://host:port/0 (or rediss://): "
+        "a Redis Cluster has only database 0 and no unix sockets"
+    )
 TSDB_BACKEND = os.environ.get("TSDB_BACKEND") or (
     "tsdb.redis.RedisTSDB" if REDIS_URL else "tsdb.inmemory.InMemoryTSDB"
 )
@@ -167,6 +179,8 @@ if TSDB_BACKEND == "tsdb.redis.RedisTSDB":
         "url": REDIS_URL or "redis://127.0.0.1:6379/0",
         "prefix": os.environ.get("TSDB_PREFIX", "ts:"),
     }
+    if REDIS_CLUSTER:
+        TSDB_OPTIONS["cluster"] = True
 TSDB_ROLLUPS = ((10, 360), (60, 720), (3600, 2160))
 # Ingest quotas (rate limits) live in the same Redis as the TSDB, under their own prefix.
 QUOTAS_PREFIX = os.environ.get("QUOTAS_PREFIX", "quota:")

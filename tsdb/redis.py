@@ -165,9 +165,10 @@ class RedisTSDB(BaseTSDB):
             parts = urlsplit(url)
             database = parse_qs(parts.query).get("db", [parts.path.strip("/") or "0"])[0]
             if parts.scheme not in ("redis", "rediss") or database != "0":
+                # The URL itself is not repeated: it may hold a password.
                 raise ValueError(
-                    f"a Redis Cluster url is redis://host:port or rediss:// (database 0 only),"
-                    f" not {url!r}"
+                    "a Redis Cluster url is redis://host:port/0 or rediss://host:port/0 "
+                    "(a cluster has only database 0)"
                 )
             self._cluster_url = url
             self._cluster_options = options

@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import logging
+import runpy
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from django.core.exceptions import ImproperlyConfigured
+from redis.cluster import RedisCluster
+from tsdb_cluster import RedisClusterNodes
 
 import tsdb
 from tsdb.base import DEFAULT_ROLLUPS, TSDBModel
 from tsdb.dummy import DummyTSDB
 from tsdb.inmemory import InMemoryTSDB
 from tsdb.redis import RedisTSDB
+
+SETTINGS_FILE = Path(__file__).resolve().parents[2] / "statsapi" / "settings.py"
+
+
+def settings_from_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
+    """statsapi/settings.py evaluated afresh with these TSDB environment variables."""
+    for name in ("REDIS_URL", "REDIS_CLUSTER", "TSDB_BACKEND", "TSDB_PREFIX"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(SETTINGS_FILE))
 
 
 def test_it_builds_the_configured_redis_backend(settings: Any, tsdb_prefix: str) -> None:
@@ -136,3 +152,70 @@ def test_the_dummy_backend_stores_nothing_but_reads_the_right_shape() -> None:
     result = backend.get_range(TSDBModel.project, [1, 2], now.timestamp() - 86399, now)
     assert [len(series) for series in result.values()] == [24, 24]
     assert {count for series in result.values() for _, count in series} == {0}
+
+
+def test_redis_cluster_true_builds_a_redis_tsdb_on_a_cluster_client(
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    redis_cluster: RedisClusterNodes,
+    tsdb_prefix: str,
+) -> None:
+    configured = settings_from_env(
+        monkeypatch, REDIS_CLUSTER="True", REDIS_URL=redis_cluster.url, TSDB_PREFIX=tsdb_prefix
+    )
+    settings.TSDB_BACKEND = configured["TSDB_BACKEND"]
+    settings.TSDB_OPTIONS = configured["TSDB_OPTIONS"]
+
+    backend = tsdb.get_backend()
+
+    assert isinstance(backend, RedisTSDB)
+    assert isinstance(backend.client, RedisCluster)
+    now = datetime.now(UTC)
+    backend.incr_multi([(TSDBModel.project, key, now, 2) for key in range(50)])
+    assert backend.get_sums(TSDBModel.project, list(range(50)), now, now) == dict.fromkeys(
+        range(50), 2
+    )
+    backend.flush()
+
+
+def test_redis_cluster_is_off_by_default(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    configured = settings_from_env(monkeypatch, REDIS_URL="redis://127.0.0.1:6379/0")
+    settings.TSDB_BACKEND = configured["TSDB_BACKEND"]
+    settings.TSDB_OPTIONS = configured["TSDB_OPTIONS"]
+
+    backend = tsdb.get_backend()
+
+    assert configured["REDIS_CLUSTER"] is False
+    assert isinstance(backend, RedisTSDB)
+    assert isinstance(backend.client, redis.Redis)
+    assert not isinstance(backend.client, RedisCluster)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"REDIS_CLUSTER": "True"}, "REDIS_CLUSTER=True needs REDIS_URL"),
+        (
+            {"REDIS_CLUSTER": "True", "REDIS_URL": "redis://127.0.0.1:7000/3"},
+            "a Redis Cluster has only database 0",
+        ),
+        (
+            {"REDIS_CLUSTER": "True", "REDIS_URL": "unix:///run/redis.sock"},
+            "no unix sockets",
+        ),
+        ({"REDIS_CLUSTER": "sometimes", "REDIS_URL": "redis://127.0.0.1:7000/0"}, "True or False"),
+    ],
+)
+def test_it_refuses_a_redis_cluster_setting_that_cannot_work(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ImproperlyConfigured, match=message):
+        settings_from_env(monkeypatch, **env)
+
+
+def test_it_refuses_cluster_options_naming_a_database_other_than_0(settings: Any) -> None:
+    settings.TSDB_BACKEND = "tsdb.redis.RedisTSDB"
+    settings.TSDB_OPTIONS = {"url": "redis://:s3cret@127.0.0.1:7000/2", "cluster": True}
+    with pytest.raises(ImproperlyConfigured, match="only database 0") as raised:
+        tsdb.configure()
+    assert "s3cret" not in str(raised.value)
