@@ -62,13 +62,17 @@ def post_worker_init(worker: Any) -> None:
     """Seed the demo inside the serving worker and print how to try it."""
     if not _demo_enabled():
         return
-    from django.core.management import call_command
+    from django.core.management import CommandError, call_command
 
     out = StringIO()
+    # The server answers either way (admin, endpoints without the TSDB); say why there is no demo.
     try:
         call_command("demo", stdout=out)
+    except CommandError as exc:
+        # The command's own message (e.g. Redis unreachable) says it all: no traceback.
+        worker.log.error("The demo data could not be created: %s", exc)
+        return
     except Exception:
-        # The server still answers (admin, endpoints without the TSDB); say why there is no demo.
         worker.log.exception("The demo data could not be created (did `manage.py migrate` run?)")
         return
     rule = "=" * 78

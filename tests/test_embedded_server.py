@@ -11,6 +11,7 @@ Each server is started once per module and always stopped; every wait is bounded
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import itertools
 import json
@@ -152,22 +153,22 @@ class Embedded:
         return lines[0]
 
 
-@pytest.fixture(scope="module")
-def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
-    """`make run` on a fresh SQLite file: migrate, then the Makefile's gunicorn command, with
-    the variables its recipe sets (STATSAPI_EMBEDDED=True, SECRET_KEY), no REDIS_URL."""
+@contextlib.contextmanager
+def make_run(directory: Path, **variables: str) -> Iterator[tuple[Server, str]]:
+    """`make run` on a fresh SQLite file: migrate, then the Makefile's gunicorn command with the
+    variables its recipe sets (STATSAPI_EMBEDDED=True, SECRET_KEY) and `variables`. Yields the
+    server and its base URL; stops it afterwards."""
     recipe = makefile_run_recipe()
     assert all("STATSAPI_EMBEDDED=True" in line for line in recipe), recipe
     assert all('SECRET_KEY="$$(cat var/secret_key)"' in line for line in recipe), recipe
-    directory = tmp_path_factory.mktemp("embedded")
     port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
     env = environment(
         STATSAPI_EMBEDDED="True",
         SECRET_KEY=uuid.uuid4().hex + uuid.uuid4().hex,
         DATABASE_URL=f"sqlite:///{directory / 'statsapi.sqlite3'}",
         # No PUBLIC_URL: the embedded server derives it from its bind address.
         STATSAPI_BIND=f"127.0.0.1:{port}",
+        **variables,
     )
     subprocess.run(
         [str(BIN / "python"), "manage.py", "migrate", "--noinput", "-v", "0"],
@@ -178,7 +179,16 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
     )
     server = Server(makefile_gunicorn_argv(), env, directory / "gunicorn.log")
     try:
-        rule = "=" * 78
+        yield server, f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
+    """The embedded server with its demo banner; no REDIS_URL, so the in-memory TSDB."""
+    rule = "=" * 78
+    with make_run(tmp_path_factory.mktemp("embedded")) as (server, base_url):
 
         def banner() -> list[str] | None:
             lines = server.output().splitlines()
@@ -188,8 +198,6 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
             return lines[start + 1 : lines.index(rule, start + 1)]
 
         yield Embedded(base_url, server.wait_for(banner, "demo banner"), server)
-    finally:
-        server.stop()
 
 
 def run_curl_as_printed(embedded: Embedded) -> list[list[Any]]:
@@ -294,6 +302,22 @@ def test_the_embedded_server_refuses_a_bad_thread_count() -> None:
 
     assert result.returncode != 0
     assert "STATSAPI_THREADS must be a positive integer, not 'lots'" in result.stderr
+
+
+def test_make_run_with_redis_down_still_serves_and_says_why_there_is_no_demo(
+    tmp_path: Path,
+) -> None:
+    with make_run(tmp_path, REDIS_URL="redis://127.0.0.1:1/0") as (server, base_url):
+        server.wait_for(lambda: answering(base_url), "answer on /api/0/")
+        message = "The demo data could not be created: The TSDB cannot be reached"
+        server.wait_for(lambda: message in server.output(), "demo failure message")
+        admin = request(base_url, "GET", "/admin/login/")
+        output = server.output()
+
+    assert admin.status == 200, admin.body
+    assert "is Redis running?" in output
+    assert "Traceback" not in output
+    assert "statsapi is running with demo data" not in output
 
 
 # --- Redis unreachable ----------------------------------------------------------------------
