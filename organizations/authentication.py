@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django.contrib.auth.models import AnonymousUser
@@ -22,6 +23,7 @@ from organizations.models import (
 # Recording every use would write to the database on every request; once a minute is enough
 # to tell an admin whether a token is still in use.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+TOKEN_RE = re.compile(f"(?:{USER_TOKEN_PREFIX}|{ORG_TOKEN_PREFIX})[0-9a-f]{{64}}")
 
 
 class TokenAuthentication(BaseAuthentication):
@@ -63,15 +65,20 @@ class TokenAuthentication(BaseAuthentication):
         return user, token
 
     def get_token(self, plaintext: str) -> BaseToken:
+        """The live (unrevoked) token whose hash matches `plaintext`, else AuthenticationFailed.
+
+        Anything not shaped like a token (prefix + 64 lowercase hex) is refused before any
+        query: such a string cannot match, and one holding NUL would make PostgreSQL fail.
+        """
         model: type[ApiToken] | type[OrgAuthToken]
+        if not TOKEN_RE.fullmatch(plaintext):
+            raise exceptions.AuthenticationFailed("Invalid token")
         if plaintext.startswith(USER_TOKEN_PREFIX):
             model = ApiToken
             related = "user"
-        elif plaintext.startswith(ORG_TOKEN_PREFIX):
+        else:
             model = OrgAuthToken
             related = "organization"
-        else:
-            raise exceptions.AuthenticationFailed("Invalid token")
         token = (
             model.objects.select_related(related)
             .filter(token_lookup=plaintext[:TOKEN_LOOKUP_LENGTH], revoked_at__isnull=True)

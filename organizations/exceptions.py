@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import SuspiciousOperation
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -42,6 +43,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.ValidationError(str(exc))
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(NOT_FOUND)
+    if isinstance(exc, SuspiciousOperation):
+        # E.g. more than DATA_UPLOAD_MAX_NUMBER_FIELDS query parameters. Django would answer
+        # an HTML 400; logged where Django logs it, answered in the API's JSON.
+        logging.getLogger(f"django.security.{type(exc).__name__}").warning("%s", exc)
+        exc = exceptions.ParseError(f"Bad request: {exc}")
     response = exception_handler(exc, context)
     if response is not None and isinstance(exc, exceptions.ValidationError):
         response.data = {"detail": first_message(exc.detail)}

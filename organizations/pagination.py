@@ -14,6 +14,7 @@ can page without parsing URLs:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,9 @@ from rest_framework.views import APIView
 
 # Large enough for any real page number, small enough that `page * limit` stays a sane offset.
 MAX_PAGE = 10_000_000
+# ASCII digits only (str.isdigit() also takes "²", which int() refuses), short enough for int().
+CURSOR_RE = re.compile(r"([0-9]{1,9}):([0-9]{1,9}):([01])")
+PER_PAGE_RE = re.compile(r"[0-9]{1,9}")
 
 
 @dataclass(frozen=True)
@@ -44,11 +48,11 @@ class Cursor:
 
         A limit of 0 means "use per_page" (Sentry's cursors may carry 0 there).
         """
-        parts = value.split(":")
-        if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        match = CURSOR_RE.fullmatch(value)
+        if match is None:
             raise ValueError(value)
-        limit, page, is_prev = (int(part) for part in parts)
-        if limit > max_limit or page > MAX_PAGE or is_prev not in (0, 1):
+        limit, page, is_prev = (int(part) for part in match.groups())
+        if limit > max_limit or page > MAX_PAGE:
             raise ValueError(value)
         return cls(limit=limit, page=page, is_prev=bool(is_prev))
 
@@ -70,7 +74,7 @@ class SentryCursorPagination(BasePagination):
         raw = request.query_params.get(self.page_size_query_param, "")
         if raw == "":
             return self.default_limit
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_limit:
+        if not PER_PAGE_RE.fullmatch(raw) or not 1 <= int(raw) <= self.max_limit:
             raise ParseError(
                 f"Invalid per_page parameter: must be an integer from 1 to {self.max_limit}."
             )

@@ -7,6 +7,7 @@ combine series (sum for teams, accepted = total - dropped - filtered for keys).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TypeVar
@@ -46,17 +47,23 @@ TEAM_STATS = {
     "rejected": TSDBModel.project_total_rejected,
 }
 
+# Largest value of a PostgreSQL bigint: ids beyond it cannot exist and must not reach a query.
 MAX_DB_ID = 2**63 - 1
+ID_RE = re.compile(r"[0-9]{1,19}")
+PUBLIC_KEY_RE = re.compile(r"[0-9a-f]{32}")
 M = TypeVar("M", Organization, Team, Project)
 
 
 def _as_id(id_or_slug: str) -> int | None:
-    if id_or_slug.isascii() and id_or_slug.isdigit() and int(id_or_slug) <= MAX_DB_ID:
+    if ID_RE.fullmatch(id_or_slug) and int(id_or_slug) <= MAX_DB_ID:
         return int(id_or_slug)
     return None
 
 
 def _by_slug_then_id(queryset: QuerySet[M], id_or_slug: str) -> M | None:
+    if "\x00" in id_or_slug:
+        # No stored slug holds NUL, and PostgreSQL refuses it in a query (a 500, not a 404).
+        return None
     found = queryset.filter(slug=id_or_slug).first()
     if found is None and (pk := _as_id(id_or_slug)) is not None:
         found = queryset.filter(pk=pk).first()
@@ -79,7 +86,9 @@ def project_get(*, organization: Organization, id_or_slug: str) -> Project | Non
 
 
 def project_key_get(*, project: Project, public_key: str) -> ProjectKey | None:
-    """A DSN key of `project` by its public key."""
+    """A DSN key of `project` by its public key (32 lowercase hex); None for anything else."""
+    if not PUBLIC_KEY_RE.fullmatch(public_key):
+        return None
     return ProjectKey.objects.filter(project=project, public_key=public_key).first()
 
 

@@ -24,6 +24,7 @@ from rest_framework.fields import empty
 
 import tsdb
 from organizations.selectors import (
+    MAX_DB_ID,
     ORGANIZATION_PROJECT_STATS,
     ORGANIZATION_STATS,
     PROJECT_STAT_CHOICES,
@@ -38,14 +39,13 @@ MAX_TIMESTAMP = Decimal(253_402_300_799)
 DEFAULT_WINDOW = timedelta(seconds=86_399)
 # Longer than any sensible timestamp; refuses absurd inputs before parsing them.
 MAX_PARAM_LENGTH = 64
-# Largest value of a PostgreSQL bigint: ids beyond it cannot exist and must not reach a query.
-MAX_ID = 2**63 - 1
-
-NUMERIC_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-RESOLUTION_RE = re.compile(r"(\d{1,12})([smhd])")
+# ASCII digits only: `\d` would also take "١٢" (Arabic-Indic digits), which int() accepts.
+NUMERIC_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+RESOLUTION_RE = re.compile(r"([0-9]{1,12})([smhd])")
+ID_RE = re.compile(r"-?[0-9]{1,19}")
 RESOLUTION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 # "...T10:00:00+02:00" with an unencoded "+" arrives as "...T10:00:00 02:00".
-DECODED_PLUS_OFFSET_RE = re.compile(r"(.*T.*\d) (\d{2}(?::?\d{2})?)")
+DECODED_PLUS_OFFSET_RE = re.compile(r"(.*T.*[0-9]) ([0-9]{2}(?::?[0-9]{2})?)")
 
 GROUP_CHOICES = ("organization", "project")
 
@@ -180,7 +180,7 @@ class IdListField(serializers.Field):
         ids = set()
         for value in data:
             text = str(value).strip()
-            if not re.fullmatch(r"-?\d{1,19}", text) or abs(int(text)) > MAX_ID:
+            if not ID_RE.fullmatch(text) or abs(int(text)) > MAX_DB_ID:
                 raise serializers.ValidationError(f"{self.name} must be a list of integers")
             ids.add(int(text))
         return frozenset(ids)
