@@ -16,7 +16,9 @@ from directory_factories import (
     make_user_token,
     parse_link_header,
 )
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from organizations.models import Organization, Project
 
@@ -232,3 +234,35 @@ def test_it_sends_the_api_headers_on_success_and_error(acme: Organization) -> No
         assert response["X-XSS-Protection"] == "1; mode=block"
         assert "Cookie" in response["Vary"]
         assert response["Allow"] == "GET, HEAD, OPTIONS"
+
+
+@pytest.mark.parametrize("role", ["member", "owner", None])
+def test_it_serves_100_projects_in_as_many_queries_as_1(
+    django_assert_num_queries: Any, role: str | None
+) -> None:
+    """No query per project: teams come prefetched, the organization is serialized once."""
+    organization = make_org("big")
+    teams = [make_team(organization, "red"), make_team(organization, "blue")]
+    if role is None:
+        token = make_org_token(organization)
+    else:
+        user = make_user("reader")
+        make_member(organization, user, role=role, teams=teams[:1])
+        token = make_user_token(user)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    url = "/api/0/organizations/big/projects/"
+    make_project(organization, "p-000", teams=teams)
+    client.get(url)  # records last_used_at, which later requests within a minute skip
+    with CaptureQueriesContext(connection) as one_project:
+        assert len(client.get(url).json()) == 1
+    for index in range(1, 150):
+        make_project(organization, f"p-{index:03d}", teams=teams)
+
+    with django_assert_num_queries(len(one_project)):
+        response = client.get(url)
+
+    assert response.status_code == 200, response.content
+    page = response.json()
+    assert len(page) == 100
+    assert all([team["slug"] for team in project["teams"]] == ["blue", "red"] for project in page)
+    assert all(project["organization"]["slug"] == "big" for project in page)
