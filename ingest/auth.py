@@ -19,7 +19,7 @@ from ingest.projectconfig import ProjectConfig, get_project_config
 NO_AUTH = "Unable to find authentication information"
 INVALID_KEY = "Invalid api key"
 DISABLED_KEY = "API key is disabled"
-SUPPORTED_VERSIONS = frozenset({5, 6, 7})
+SUPPORTED_VERSIONS = {"5": 5, "6": 6, "7": 7}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +45,10 @@ def parse_auth_header(value: str) -> dict[str, str] | None:
 def _version(raw: str | None) -> int:
     if raw is None or raw == "":
         return 7
-    try:
-        version = int(raw.strip())
-    except ValueError:
-        raise bad_request(f"Unsupported sentry_version {raw!r}") from None
-    if version not in SUPPORTED_VERSIONS:
-        raise bad_request(f"Unsupported sentry_version {raw!r}: 5, 6 and 7 are supported")
+    version = SUPPORTED_VERSIONS.get(raw.strip())
+    if version is None:
+        shown = raw if len(raw) <= 20 else raw[:20] + "..."
+        raise bad_request(f"Unsupported sentry_version {shown!r}: 5, 6 and 7 are supported")
     return version
 
 
@@ -58,14 +56,8 @@ def request_credentials(environ: Mapping[str, Any], query: Mapping[str, str]) ->
     """The key named by the headers and the query string (``public_key`` None when none
     does). 401 when two places name different keys; 400 for an unsupported version."""
     sources: list[dict[str, str]] = []
-    header = environ.get("HTTP_X_SENTRY_AUTH")
-    if header:
-        parsed = parse_auth_header(header)
-        if parsed is not None:
-            sources.append(parsed)
-    authorization = environ.get("HTTP_AUTHORIZATION")
-    if authorization:
-        parsed = parse_auth_header(authorization)
+    for name in ("HTTP_X_SENTRY_AUTH", "HTTP_AUTHORIZATION"):
+        parsed = parse_auth_header(environ.get(name) or "")
         if parsed is not None:
             sources.append(parsed)
     if "sentry_key" in query:

@@ -23,6 +23,10 @@ from ingest.errors import IngestError, bad_request, too_large
 
 READ_CHUNK = 64 * 1024
 DECOMPRESS_CHUNK = 256 * 1024
+# Each coding and each gzip member is another pass over up to the decompressed cap; no SDK
+# sends more than one of either.
+MAX_CODINGS = 2
+MAX_GZIP_MEMBERS = 64
 
 
 def read_body(environ: Mapping[str, Any], *, max_request: int) -> bytes:
@@ -62,30 +66,27 @@ def _read_exactly(stream: Any, length: int) -> bytes:
 
 
 def _read_to_end(stream: Any, max_request: int) -> bytes:
-    parts = []
-    total = 0
-    while True:
-        data = stream.read(READ_CHUNK)
-        if not data:
-            return b"".join(parts)
-        total += len(data)
-        if total > max_request:
-            raise too_large(f"Request body larger than {max_request} bytes")
-        parts.append(data)
+    return _capped(stream.read, max_request, chunk=READ_CHUNK, what="Request body")
 
 
-def _capped(produce: Callable[[int], bytes], cap: int) -> bytes:
+def _capped(
+    produce: Callable[[int], bytes],
+    cap: int,
+    *,
+    chunk: int = DECOMPRESS_CHUNK,
+    what: str = "Decompressed body",
+) -> bytes:
     """Collect output from ``produce(max_bytes)`` until it returns nothing, never holding
-    more than ``cap`` bytes."""
+    more than ``cap`` bytes; 413 naming ``what`` past it."""
     parts = []
     total = 0
     while True:
-        out = produce(min(DECOMPRESS_CHUNK, cap - total + 1))
+        out = produce(min(chunk, cap - total + 1))
         if not out:
             return b"".join(parts)
         total += len(out)
         if total > cap:
-            raise too_large(f"Decompressed body larger than {cap} bytes")
+            raise too_large(f"{what} larger than {cap} bytes")
         parts.append(out)
 
 
@@ -94,6 +95,10 @@ def _inflate(data: bytes, wbits: int, cap: int) -> bytes:
     parts = []
     total = 0
     while data:
+        if len(parts) == MAX_GZIP_MEMBERS:
+            raise bad_request(
+                f"More than {MAX_GZIP_MEMBERS} gzip members", reason="invalid_compression"
+            )
         d = zlib.decompressobj(wbits)
         pending = data
 
@@ -135,10 +140,17 @@ def _unbrotli(data: bytes, cap: int) -> bytes:
 
 
 def decode_content(data: bytes, encoding: str, *, max_decompressed: int) -> bytes:
-    """Undo ``Content-Encoding`` (``gzip``, ``deflate``, ``br``, ``identity``, or a list of them
-    applied in order). 400 for a corrupt body, 413 past ``max_decompressed``, 415 for an
-    unknown encoding."""
+    """Undo ``Content-Encoding`` (``gzip``, ``deflate``, ``br``, ``identity``, or a list of at
+    most MAX_CODINGS of them applied in order). 400 for a corrupt body, 413 past
+    ``max_decompressed``, 415 for an unknown encoding or too many."""
     codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
+    codings = [c for c in codings if c != "identity"]
+    if len(codings) > MAX_CODINGS:
+        raise IngestError(
+            415,
+            f"At most {MAX_CODINGS} content encodings are supported",
+            reason="invalid_compression",
+        )
     for coding in reversed(codings):
         try:
             if coding in ("gzip", "x-gzip"):
@@ -150,7 +162,7 @@ def decode_content(data: bytes, encoding: str, *, max_decompressed: int) -> byte
                     data = _inflate(data, -zlib.MAX_WBITS, max_decompressed)
             elif coding == "br":
                 data = _unbrotli(data, max_decompressed)
-            elif coding != "identity":
+            else:
                 raise IngestError(
                     415, f"Unsupported Content-Encoding {coding!r}", reason="invalid_compression"
                 )

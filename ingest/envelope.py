@@ -44,13 +44,15 @@ def normalize_event_id(value: Any) -> str | None:
         return None
 
 
-def _json_object(line: bytes, what: str) -> dict[str, Any]:
+def json_object(data: bytes, what: str, *, reason: str = "invalid_json") -> dict[str, Any]:
+    """``data`` parsed as a JSON object; 400 naming ``what`` if it is not valid JSON (bad
+    UTF-8 and nesting too deep for the parser included) or not an object."""
     try:
-        value = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
-        raise bad_request(f"Invalid envelope: {what} is not valid JSON") from None
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise bad_request(f"{what} is not valid JSON", reason=reason) from None
     if not isinstance(value, dict):
-        raise bad_request(f"Invalid envelope: {what} is not a JSON object")
+        raise bad_request(f"{what} is not a JSON object", reason=reason)
     return value
 
 
@@ -60,7 +62,7 @@ def parse_envelope_headers(body: bytes) -> tuple[dict[str, Any], int]:
     line, pos = (body, len(body)) if end < 0 else (body[:end], end + 1)
     if not line.strip():
         raise bad_request("Invalid envelope: empty body")
-    headers = _json_object(line, "the envelope header")
+    headers = json_object(line, "Invalid envelope: the envelope header", reason="invalid_envelope")
     if "event_id" in headers and headers["event_id"] is not None:
         event_id = normalize_event_id(headers["event_id"])
         if event_id is None:
@@ -91,7 +93,9 @@ def _parse_items(body: bytes, pos: int, items: list[Item], max_event_bytes: int)
         if not line.strip():
             pos = line_end + 1  # blank lines between items (and a trailing one) are harmless
             continue
-        item_headers = _json_object(line, "an item header")
+        item_headers = json_object(
+            line, "Invalid envelope: an item header", reason="invalid_envelope"
+        )
         item_type = item_headers.get("type")
         if not isinstance(item_type, str) or not item_type:
             raise bad_request("Invalid envelope: an item has no type")

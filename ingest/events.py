@@ -15,17 +15,18 @@ def parse_timestamp(value: Any, *, protocol_version: int) -> float | None:
     5) or ISO 8601 (no zone means UTC). None if missing or unparsable."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        seconds = value / 1000 if protocol_version == 5 else float(value)
-        return seconds if math.isfinite(seconds) else None
-    if isinstance(value, str) and value:
-        try:
+    try:
+        if isinstance(value, int | float):
+            # JSON integers have no bound: one no float can hold is unparsable, not a crash.
+            seconds = value / 1000 if protocol_version == 5 else float(value)
+            return seconds if math.isfinite(seconds) else None
+        if isinstance(value, str) and value:
             parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.timestamp()
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            return parsed.timestamp()
+    except (ValueError, OverflowError):
+        return None
     return None
 
 

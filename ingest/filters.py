@@ -166,8 +166,12 @@ def user_agent(event: dict[str, Any]) -> str | None:
 
 
 def _version(pattern: str, ua: str) -> int | None:
+    """The first ``([0-9]+)`` group of ``pattern`` in ``ua``; None past six digits (no real
+    browser version, and int() refuses a few thousand)."""
     match = re.search(pattern, ua)
-    return int(match.group(1)) if match else None
+    if match is None or len(match.group(1)) > 6:
+        return None
+    return int(match.group(1))
 
 
 def is_legacy_browser(ua: str) -> bool:
@@ -175,22 +179,22 @@ def is_legacy_browser(ua: str) -> bool:
     Chrome < 60, Firefox < 60, Safari < 11 and the Android stock browser before 4.4."""
     if "MSIE " in ua or "Trident/" in ua:
         return True
-    if (version := _version(r"\bEdge/(\d+)", ua)) is not None:
+    if (version := _version(r"\bEdge/([0-9]+)", ua)) is not None:
         return version <= 18
-    if (version := _version(r"Opera Mini/(\d+)", ua)) is not None:
+    if (version := _version(r"Opera Mini/([0-9]+)", ua)) is not None:
         return version < 35
     if ua.startswith("Opera/") or "Presto/" in ua:
         return True
-    if (version := _version(r"\bOPR/(\d+)", ua)) is not None:
+    if (version := _version(r"\bOPR/([0-9]+)", ua)) is not None:
         return version < 50
-    if (version := _version(r"\b(?:Chrome|CriOS)/(\d+)", ua)) is not None:
+    if (version := _version(r"\b(?:Chrome|CriOS)/([0-9]+)", ua)) is not None:
         return version < 60
-    if (version := _version(r"\b(?:Firefox|FxiOS)/(\d+)", ua)) is not None:
+    if (version := _version(r"\b(?:Firefox|FxiOS)/([0-9]+)", ua)) is not None:
         return version < 60
-    android = re.search(r"Android (\d+)(?:\.(\d+))?", ua)
+    android = re.search(r"Android ([0-9]{1,3})(?:\.([0-9]{1,3}))?", ua)
     if android and "Version/" in ua:
         return (int(android.group(1)), int(android.group(2) or 0)) < (4, 4)
-    if "Safari/" in ua and (version := _version(r"\bVersion/(\d+)", ua)) is not None:
+    if "Safari/" in ua and (version := _version(r"\bVersion/([0-9]+)", ua)) is not None:
         return version < 11
     return False
 
@@ -214,13 +218,18 @@ def is_from_browser_extension(event: dict[str, Any]) -> bool:
     return any(EXTENSION_URL_RE.match(url) for url in _frame_urls(event))
 
 
-def _ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def parse_ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An IP address from a string, IPv4-mapped IPv6 (``::ffff:a.b.c.d``, how a server bound
+    to ``[::]`` sees IPv4 peers) as plain IPv4; None for anything else."""
     if not isinstance(value, str):
         return None
     try:
-        return ipaddress.ip_address(value.strip())
+        ip = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
 
 
 def event_ip(event: dict[str, Any], sender_ip: str | None) -> str | None:
@@ -233,7 +242,7 @@ def event_ip(event: dict[str, Any], sender_ip: str | None) -> str | None:
 
 def is_localhost(event: dict[str, Any]) -> bool:
     raw = _dict(event.get("user")).get("ip_address")
-    ip = _ip(raw) if raw != "{{auto}}" else None
+    ip = parse_ip(raw) if raw != "{{auto}}" else None
     if ip is not None and ip.is_loopback and str(ip) in LOCALHOST_IPS:
         return True
     url = _dict(event.get("request")).get("url")
@@ -253,7 +262,7 @@ def filter_event(
     ``"release-version"``, ``"error-message"``, ``"localhost"``, ``"browser-extensions"``,
     ``"legacy-browsers"``, ``"web-crawlers"``), or None to keep it."""
     if settings.ip_networks:
-        ip = _ip(event_ip(event, sender_ip))
+        ip = parse_ip(event_ip(event, sender_ip))
         if ip is not None and any(ip in network for network in settings.ip_networks):
             return "ip-address"
     if settings.releases is not None:

@@ -10,6 +10,7 @@ keys are cached too, so a flood of bad keys costs one query per key per TTL.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from ingest.models import InboundFilters
 from organizations.models import ProjectKey
 
 MAX_CACHED_KEYS = 100_000
+PUBLIC_KEY_RE = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +84,8 @@ def load_project_config(public_key: str) -> ProjectConfig | None:
 
 def get_project_config(public_key: str) -> ProjectConfig | None:
     """The cached configuration of ``public_key`` (None: no such key), at most TTL old."""
-    if len(public_key) != 32:
-        return None  # not a public key: answer without a query
+    if not PUBLIC_KEY_RE.fullmatch(public_key):
+        return None  # not a public key (NUL bytes included): answer without a query
     now = time.monotonic()
     cached = _cache.get(public_key)
     if cached is not None and cached[0] > now:

@@ -30,10 +30,10 @@ from django.conf import settings
 import tsdb
 from ingest import auth
 from ingest.bodies import decode_content, decode_legacy_store_body, read_body
-from ingest.envelope import Item, normalize_event_id, parse_envelope
-from ingest.errors import IngestError, bad_request, too_large
+from ingest.envelope import Item, json_object, normalize_event_id, parse_envelope
+from ingest.errors import IngestError, too_large
 from ingest.events import event_timestamp
-from ingest.filters import filter_event
+from ingest.filters import filter_event, parse_ip
 from ingest.outcomes import (
     ACCEPTED,
     INVALID,
@@ -85,11 +85,8 @@ def _trusted_networks(proxies: tuple[str, ...]) -> tuple[Any, ...]:
 
 
 def _is_trusted(address: str, networks: tuple[Any, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in networks)
+    ip = parse_ip(address)
+    return ip is not None and any(ip in network for network in networks)
 
 
 def sender_ip(environ: Mapping[str, Any]) -> str | None:
@@ -256,16 +253,6 @@ def _rate_limited_result(limit: RateLimit) -> IngestResult:
     )
 
 
-def _json_object(payload: bytes, what: str) -> dict[str, Any]:
-    try:
-        value = json.loads(payload)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise bad_request(f"{what} is not valid JSON", reason="invalid_json") from None
-    if not isinstance(value, dict):
-        raise bad_request(f"{what} is not a JSON object", reason="invalid_json")
-    return value
-
-
 def _decoded_body(environ: Mapping[str, Any]) -> bytes:
     raw = read_body(environ, max_request=settings.INGEST_MAX_REQUEST_BYTES)
     return decode_content(
@@ -309,7 +296,7 @@ def envelope_ingest(
     try:
         for item in envelope.items:
             if item.type in ERROR_ITEM_TYPES:
-                payload = _json_object(item.payload, f"The {item.type} item")
+                payload = json_object(item.payload, f"The {item.type} item")
                 events.append(ErrorEvent(ITEM_CATEGORIES[item.type], payload))
             elif item.type == "client_report":
                 # A broken client report is dropped, as Relay does.
@@ -353,7 +340,7 @@ def store_ingest(
         )
         if len(body) > settings.INGEST_MAX_EVENT_BYTES:
             raise too_large(f"An event is larger than {settings.INGEST_MAX_EVENT_BYTES} bytes")
-        payload = _json_object(body, "The event")
+        payload = json_object(body, "The event")
     except IngestError as exc:
         _record_invalid(config, [("error", 1)], exc.reason)
         raise

@@ -1,13 +1,12 @@
-"""Ingest routes, included at ``api/`` after ``api/0/``: project ids are digits and never 0,
-so nothing under ``/api/0/`` can match."""
+"""Ingest routes, included at ``api/`` after ``api/0/``. The project id segment takes anything
+so that an id that cannot exist (0, negative, not digits, past bigint) gets the ingest view's
+JSON 404 with CORS headers rather than Django's HTML page."""
 
 from django.urls import re_path
 
 from ingest import views
 
-PROJECT_ID = r"(?P<project_id>[1-9][0-9]{0,17})"
-
 urlpatterns = [
-    re_path(rf"^{PROJECT_ID}/envelope/?$", views.envelope_endpoint, name="ingest-envelope"),
-    re_path(rf"^{PROJECT_ID}/store/?$", views.store_endpoint, name="ingest-store"),
+    re_path(r"^(?P<project_id>[^/]+)/envelope/?$", views.envelope_endpoint, name="ingest-envelope"),
+    re_path(r"^(?P<project_id>[^/]+)/store/?$", views.store_endpoint, name="ingest-store"),
 ]

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -18,6 +20,8 @@ from tsdb.base import TSDBUnavailable
 logger = logging.getLogger(__name__)
 
 UNAVAILABLE_RETRY_AFTER = 10
+# Positive and within PostgreSQL's bigint: no other project id can exist.
+PROJECT_ID_RE = re.compile(r"[1-9][0-9]{0,17}")
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Expose-Headers": "X-Sentry-Rate-Limits, Retry-After",
@@ -53,8 +57,14 @@ def _ingest_view(handler: Callable[..., services.IngestResult]) -> Callable[...,
             return json_response(
                 405, {"detail": f'Method "{request.method}" not allowed.'}, {"Allow": "POST"}
             )
+        if not PROJECT_ID_RE.fullmatch(project_id):
+            return json_response(404, {"detail": f"No project has the id {project_id[:20]!r}"}, {})
         try:
-            result = handler(environ=request.environ, project_id=int(project_id), query=request.GET)
+            query = request.GET
+        except TooManyFieldsSent:
+            return json_response(400, {"detail": "Too many query string parameters"}, {})
+        try:
+            result = handler(environ=request.environ, project_id=int(project_id), query=query)
         except IngestError as exc:
             return json_response(exc.status, {"detail": exc.detail}, exc.headers)
         except TSDBUnavailable as exc:

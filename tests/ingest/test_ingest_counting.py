@@ -133,6 +133,19 @@ def test_protocol_5_timestamps_are_milliseconds(client: Client, key: ProjectKey)
     assert generated_at(key) == {ten_minutes_ago // 10 * 10: 1}
 
 
+@pytest.mark.parametrize("version", [5, 7])
+def test_a_timestamp_no_float_can_hold_uses_the_receive_time(
+    client: Client, key: ProjectKey, version: int
+) -> None:
+    for timestamp in (10**400, -(10**400), 1e308, "9999-12-31T23:59:59-14:00", True, [1]):
+        event = {"message": "m", "timestamp": timestamp}
+        response = post_store(client, key, event, **auth_headers(key, version=version))
+        assert response.status_code == 200, response.content
+    now = time.time()
+    assert sum(generated_at(key).values()) == 6
+    assert all(abs(ts - now) < 30 for ts in generated_at(key)), generated_at(key)
+
+
 def test_received_is_at_least_rejected_plus_blacklisted_in_every_bucket(
     client: Client, db: None
 ) -> None:

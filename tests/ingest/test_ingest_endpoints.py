@@ -8,6 +8,8 @@ import gzip
 import json
 import uuid
 import zlib
+from typing import Any
+from urllib.parse import quote
 
 import brotli
 import pytest
@@ -352,3 +354,150 @@ def test_it_refuses_malformed_store_bodies(client: Client, key: ProjectKey, body
         **auth_headers(key),
     )
     assert_refused(response, 400, key)
+
+
+# -- hostile input --------------------------------------------------------------------------------
+
+DEEP = b"[" * 100_000
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a":' + DEEP + b"\n",
+        b"{}\n" + DEEP + b"\n",
+        b'{}\n{"type":"event"}\n' + DEEP + b"\n",
+        b'{}\n{"type":"client_report"}\n' + DEEP + b"\n" + b'{"type":"event"}\n' + DEEP + b"\n",
+    ],
+    ids=["envelope-header", "item-header", "event", "client-report-then-event"],
+)
+def test_it_refuses_deeply_nested_json(client: Client, key: ProjectKey, body: bytes) -> None:
+    assert_refused(post_envelope(client, key, body), 400, key)
+
+
+def test_it_refuses_a_deeply_nested_store_body(client: Client, key: ProjectKey) -> None:
+    response = post(client, f"/api/{key.project_id}/store/", b'{"a":' + DEEP, **auth_headers(key))
+    assert_refused(response, 400, key)
+
+
+@pytest.mark.parametrize(
+    "public_key",
+    ["\x00" + "a" * 31, "g" * 32, "A" * 31 + "\u00e9", "%00" + "a" * 29],
+    ids=["nul", "not-hex", "latin-1", "percent"],
+)
+def test_it_refuses_a_key_that_is_not_32_hex_without_failing(
+    client: Client, key: ProjectKey, public_key: str
+) -> None:
+    path = f"/api/{key.project_id}/envelope/"
+    for response in (
+        post(client, path, event_envelope(), HTTP_X_SENTRY_AUTH=f"Sentry sentry_key={public_key}"),
+        post(client, f"{path}?sentry_key={quote(public_key)}", event_envelope()),
+        post(
+            client,
+            path,
+            json.dumps({"dsn": f"http://{public_key}@h/{key.project_id}"}).encode()
+            + b'\n{"type":"event"}\n{}\n',
+        ),
+    ):
+        assert_refused(response, 401, key)
+        assert response.json() == {"detail": "Invalid api key"}
+
+
+def test_it_answers_json_to_a_query_string_with_too_many_fields(
+    client: Client, key: ProjectKey
+) -> None:
+    query = "&".join(f"f{n}=1" for n in range(2000))
+    response = post(
+        client,
+        f"/api/{key.project_id}/envelope/?{query}&sentry_key={key.public_key}",
+        event_envelope(),
+    )
+    assert_refused(response, 400, key)
+    assert response["Access-Control-Allow-Origin"] == "*"
+
+
+@pytest.mark.parametrize(
+    "project_id", ["0", "-1", "1e3", "abc", "9" * 19, "99999999999999999999999999", "%C3%A9"]
+)
+def test_it_answers_json_404_to_a_project_id_that_cannot_exist(
+    client: Client, key: ProjectKey, project_id: str
+) -> None:
+    for endpoint in ("envelope", "store"):
+        response = post(
+            client, f"/api/{project_id}/{endpoint}/", event_envelope(), **auth_headers(key)
+        )
+        assert_refused(response, 404, key)
+        assert response["Access-Control-Allow-Origin"] == "*"
+
+
+def test_it_keeps_the_detail_of_a_bad_version_short(client: Client, key: ProjectKey) -> None:
+    response = post(
+        client,
+        f"/api/{key.project_id}/envelope/",
+        event_envelope(),
+        HTTP_X_SENTRY_AUTH=f"Sentry sentry_key={key.public_key}, sentry_version={'9' * 5000}",
+    )
+    assert_refused(response, 400, key)
+    assert len(response.json()["detail"]) < 200
+
+
+def test_it_refuses_more_than_two_content_encodings(client: Client, key: ProjectKey) -> None:
+    body = event_envelope()
+    for _ in range(3):
+        body = gzip.compress(body)
+    response = post_envelope(client, key, body, HTTP_CONTENT_ENCODING="gzip, gzip, gzip")
+    assert_refused(response, 415, key)
+    twice = brotli.compress(gzip.compress(event_envelope()))
+    response = post_envelope(client, key, twice, HTTP_CONTENT_ENCODING="gzip, br")
+    assert response.status_code == 200, response.content
+    assert totals(key) == same_everywhere(1)
+
+
+def test_it_refuses_a_gzip_body_of_many_members(client: Client, key: ProjectKey) -> None:
+    # Each member costs a decompressor: a 20 MiB body of empty members took half a minute.
+    body = gzip.compress(event_envelope()) + gzip.compress(b"") * 10_000
+    response = post_envelope(client, key, body, HTTP_CONTENT_ENCODING="gzip")
+    assert_refused(response, 400, key)
+    two_members = gzip.compress(event_envelope()[:20]) + gzip.compress(event_envelope()[20:])
+    response = post_envelope(client, key, two_members, HTTP_CONTENT_ENCODING="gzip")
+    assert response.status_code == 200, response.content
+
+
+def sized_envelope(size: int, *, prefix: bytes = b'{}\n{"type":"event"}\n') -> bytes:
+    """An envelope of exactly ``size`` bytes whose last item is an event."""
+    pad = size - len(prefix) - len(b'{"message":""}')
+    return prefix + b'{"message":"' + b"p" * pad + b'"}'
+
+
+@pytest.mark.parametrize(
+    ("limit", "encoding", "compress"),
+    [
+        ("INGEST_MAX_REQUEST_BYTES", "identity", lambda data: data),
+        ("INGEST_MAX_DECOMPRESSED_BYTES", "gzip", gzip.compress),
+        ("INGEST_MAX_DECOMPRESSED_BYTES", "br", brotli.compress),
+        ("INGEST_MAX_DECOMPRESSED_BYTES", "deflate", zlib.compress),
+    ],
+)
+def test_it_accepts_a_body_at_each_limit_and_refuses_one_byte_more(
+    client: Client, key: ProjectKey, settings: Any, limit: str, encoding: str, compress: Any
+) -> None:
+    setattr(settings, limit, 1000)
+    for size, status in ((1000, 200), (1001, 413)):
+        body = compress(sized_envelope(size))
+        response = post_envelope(client, key, body, HTTP_CONTENT_ENCODING=encoding)
+        assert response.status_code == status, (size, response.content)
+    assert totals(key) == same_everywhere(1)
+
+
+def test_it_accepts_an_event_item_at_the_limit_and_refuses_one_byte_more(
+    client: Client, key: ProjectKey, settings: Any
+) -> None:
+    settings.INGEST_MAX_EVENT_BYTES = 1000
+    prefix = b'{}\n{"type":"event"}\n'
+    for size, status in ((1000, 200), (1001, 413)):
+        response = post_envelope(client, key, sized_envelope(len(prefix) + size, prefix=prefix))
+        assert response.status_code == status, (size, response.content)
+        store_body = sized_envelope(size, prefix=b"")
+        response = post(client, f"/api/{key.project_id}/store/", store_body, **auth_headers(key))
+        assert response.status_code == status, (size, response.content)
+    assert totals(key) == same_everywhere(2)

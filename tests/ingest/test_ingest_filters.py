@@ -239,3 +239,23 @@ def test_odd_shapes_never_fail(client: Client, key: ProjectKey) -> None:
     ):
         send(client, key, event)
     assert totals(key) == same_everywhere(4)
+
+
+def test_a_user_agent_with_a_huge_version_is_not_legacy(client: Client, key: ProjectKey) -> None:
+    set_filters(key, legacy_browsers=True)
+    for ua in ("Mozilla/5.0 Chrome/" + "9" * 5000, "Mozilla/5.0 Firefox/\u0665\u0665"):
+        send(client, key, with_ua(ua))
+    assert_filtered_by(key, "legacy-browsers", dropped=0, kept=2)
+
+
+def test_an_ipv4_sender_seen_as_ipv4_mapped_ipv6_is_the_same_address(
+    client: Client, key: ProjectKey, settings: Any
+) -> None:
+    # gunicorn bound to [::] reports IPv4 peers as ::ffff:a.b.c.d.
+    set_filters(key, blacklisted_ips="192.0.2.7\n203.0.113.9")
+    settings.INGEST_TRUSTED_PROXIES = ["10.0.0.0/8"]
+    send(client, key, {}, REMOTE_ADDR="::ffff:192.0.2.7")
+    send(client, key, {}, REMOTE_ADDR="::ffff:10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    send(client, key, {"user": {"ip_address": "::ffff:192.0.2.7"}})
+    send(client, key, {}, REMOTE_ADDR="::ffff:198.51.100.1")
+    assert_filtered_by(key, "ip-address", dropped=3, kept=1)
