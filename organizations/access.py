@@ -19,10 +19,6 @@ class Access:
     has_global_access: bool = False
     team_ids: frozenset[int] = field(default_factory=frozenset)
 
-    @property
-    def has_access(self) -> bool:
-        return bool(self.scopes)
-
     def has_any_scope(self, required: tuple[str, ...] | list[str]) -> bool:
         return any(scope in self.scopes for scope in required)
 

@@ -83,17 +83,19 @@ class TeamAdmin(admin.ModelAdmin):
     autocomplete_fields = ["organization"]
 
 
-class ProjectKeyInline(admin.TabularInline):
+class KeyDsnMixin:
+    @admin.display(description="DSN")
+    def dsn(self, obj: ProjectKey) -> str:
+        return obj.dsn if obj.pk else "(assigned on save)"
+
+
+class ProjectKeyInline(KeyDsnMixin, admin.TabularInline):
     model = ProjectKey
     form = forms.ProjectKeyForm
     fields = ["label", "dsn", "is_active", "rate_limit_count", "rate_limit_window"]
     readonly_fields = ["dsn"]
     extra = 0
     show_change_link = True
-
-    @admin.display(description="DSN")
-    def dsn(self, obj: ProjectKey) -> str:
-        return obj.dsn if obj.pk else "(assigned on save)"
 
 
 @admin.register(Project)
@@ -117,7 +119,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProjectKey)
-class ProjectKeyAdmin(admin.ModelAdmin):
+class ProjectKeyAdmin(KeyDsnMixin, admin.ModelAdmin):
     form = forms.ProjectKeyForm
     list_display = ["dsn", "project", "label", "is_active", "rate_limit"]
     list_filter = ["is_active", "project__organization"]
@@ -136,10 +138,6 @@ class ProjectKeyAdmin(admin.ModelAdmin):
         "rate_limit_window",
         "date_created",
     ]
-
-    @admin.display(description="DSN")
-    def dsn(self, obj: ProjectKey) -> str:
-        return obj.dsn if obj.pk else "(assigned on save)"
 
     @admin.display(description="rate limit")
     def rate_limit(self, obj: ProjectKey) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch
 from rest_framework import exceptions
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -27,34 +27,12 @@ from organizations.directory_serializers import (
     ProjectSerializer,
     UserSerializer,
 )
-from organizations.models import (
-    ApiToken,
-    Organization,
-    OrganizationStatus,
-    OrgAuthToken,
-    Project,
-    Team,
-)
+from organizations.models import ApiToken, OrgAuthToken, Project, Team
 from organizations.pagination import SentryCursorPagination
 from organizations.permissions import OrganizationPermission, ProjectPermission
 from organizations.views import ApiEndpoint, OrganizationScopedEndpoint
 
 ORDERED_TEAMS = Prefetch("teams", queryset=Team.objects.order_by("slug", "id"))
-
-
-def organization_list_for_request(*, request: Request) -> QuerySet[Organization]:
-    """Active organizations the caller belongs to (an organization token: its own), by slug.
-
-    A candidate for organizations/selectors.py.
-    """
-    organizations = Organization.objects.filter(status=OrganizationStatus.ACTIVE)
-    if isinstance(request.auth, OrgAuthToken):
-        organizations = organizations.filter(pk=request.auth.organization_id)
-    elif request.user.is_authenticated:
-        organizations = organizations.filter(members__user=request.user)
-    else:
-        organizations = organizations.none()
-    return organizations.order_by("slug", "id")
 
 
 class IndexEndpoint(ApiEndpoint):
@@ -92,9 +70,8 @@ class OrganizationIndexEndpoint(ApiEndpoint):
 
     def get(self, request: Request) -> Response:
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(
-            organization_list_for_request(request=request), request, view=self
-        )
+        organizations = selectors.organization_list_visible(user=request.user, auth=request.auth)
+        page = paginator.paginate_queryset(organizations, request, view=self)
         return paginator.get_paginated_response(OrganizationSerializer(page, many=True).data)
 
 

@@ -48,26 +48,19 @@ class ScopedPermission(BasePermission):
         return access.has_any_scope(required)
 
 
+def read_scope_map(resource: str) -> dict[str, tuple[str, ...]]:
+    """GET and HEAD need any of `<resource>:read`, `:write` or `:admin` (write implies read)."""
+    scopes = (f"{resource}:read", f"{resource}:write", f"{resource}:admin")
+    return {"GET": scopes, "HEAD": scopes}
+
+
 class OrganizationPermission(ScopedPermission):
-    scope_map = {
-        "GET": ("org:read", "org:write", "org:admin"),
-        "HEAD": ("org:read", "org:write", "org:admin"),
-    }
-
-
-class OrganizationStatsPermission(OrganizationPermission):
-    pass
+    scope_map = read_scope_map("org")
 
 
 class ProjectPermission(ScopedPermission):
-    scope_map = {
-        "GET": ("project:read", "project:write", "project:admin"),
-        "HEAD": ("project:read", "project:write", "project:admin"),
-    }
+    scope_map = read_scope_map("project")
 
 
 class TeamPermission(ScopedPermission):
-    scope_map = {
-        "GET": ("team:read", "team:write", "team:admin"),
-        "HEAD": ("team:read", "team:write", "team:admin"),
-    }
+    scope_map = read_scope_map("team")

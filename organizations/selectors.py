@@ -12,11 +12,19 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TypeVar
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
 import tsdb
 from organizations.access import Access
-from organizations.models import Organization, Project, ProjectKey, Team
+from organizations.models import (
+    Organization,
+    OrganizationStatus,
+    OrgAuthToken,
+    Project,
+    ProjectKey,
+    Team,
+)
 from tsdb.base import INBOUND_FILTER_MODELS, TSDBModel
 
 Series = list[tuple[int, int]]
@@ -73,6 +81,21 @@ def _by_slug_then_id(queryset: QuerySet[M], id_or_slug: str) -> M | None:
 def organization_get(*, id_or_slug: str) -> Organization | None:
     """The organization whose slug is `id_or_slug`, else (all digits) whose id it is."""
     return _by_slug_then_id(Organization.objects.all(), id_or_slug)
+
+
+def organization_list_visible(
+    *, user: AbstractBaseUser | AnonymousUser, auth: object
+) -> QuerySet[Organization]:
+    """The active organizations a caller may list, by slug: an organization token's own
+    organization, else those `user` is a member of; none for an anonymous caller."""
+    organizations = Organization.objects.filter(status=OrganizationStatus.ACTIVE)
+    if isinstance(auth, OrgAuthToken):
+        organizations = organizations.filter(pk=auth.organization_id)
+    elif user.is_authenticated:
+        organizations = organizations.filter(members__user=user)
+    else:
+        organizations = organizations.none()
+    return organizations.order_by("slug", "id")
 
 
 def team_get(*, organization: Organization, id_or_slug: str) -> Team | None:

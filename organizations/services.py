@@ -71,6 +71,13 @@ def rate_limit_parse(value: str) -> tuple[int, int]:
     return parsed
 
 
+def teams_check(*, organization: Organization, teams: Iterable[Team]) -> None:
+    """ValidationError unless every team belongs to `organization`."""
+    for team in teams:
+        if team.organization_id != organization.pk:
+            raise ValidationError(f"Team {team.slug} belongs to another organization.")
+
+
 # --- users, organizations, teams, members ---------------------------------------------------
 
 
@@ -113,9 +120,7 @@ def member_add(
     if role not in scope_names.ROLE_SCOPES:
         roles = ", ".join(scope_names.ROLE_SCOPES)
         raise ValidationError(f"Unknown role {role!r}. Roles: {roles}.")
-    for team in teams:
-        if team.organization_id != organization.pk:
-            raise ValidationError(f"Team {team.slug} belongs to another organization.")
+    teams_check(organization=organization, teams=teams)
     member, created = OrganizationMember.objects.get_or_create(
         organization=organization, user=user, defaults={"role": role}
     )
@@ -180,9 +185,7 @@ def project_create(
 ) -> Project:
     """A new project with its first DSN key (limited to `rate_limit` = (count, seconds) if
     given), owned by `teams`, which must belong to the organization."""
-    for team in teams:
-        if team.organization_id != organization.pk:
-            raise ValidationError(f"Team {team.slug} belongs to another organization.")
+    teams_check(organization=organization, teams=teams)
     project = Project(organization=organization, slug=slug, name=name or slug)
     project.full_clean()
     project.save()

@@ -20,11 +20,7 @@ from rest_framework.views import APIView
 from organizations import selectors
 from organizations.access import Access, access_for
 from organizations.models import Organization, Project, ProjectKey
-from organizations.permissions import (
-    OrganizationStatsPermission,
-    ProjectPermission,
-    TeamPermission,
-)
+from organizations.permissions import OrganizationPermission, ProjectPermission, TeamPermission
 from organizations.serializers import (
     KeyStatsSerializer,
     OrganizationStatsSerializer,
@@ -91,7 +87,7 @@ class OrganizationScopedEndpoint(ApiEndpoint):
 class OrganizationStatsEndpoint(OrganizationScopedEndpoint):
     """Event counts of an organization, or of each of its projects (`group=project`)."""
 
-    permission_classes = [OrganizationStatsPermission]
+    permission_classes = [OrganizationPermission]
 
     def get(self, request: Request, organization_id_or_slug: str) -> Response:
         organization = self.get_organization(request, organization_id_or_slug)

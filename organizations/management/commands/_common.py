@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
+from organizations.models import BaseToken
 from organizations.services import validation_message
 
 
@@ -24,6 +27,23 @@ def command_transaction() -> Iterator[None]:
         raise CommandError(validation_message(exc)) from None
     except IntegrityError as exc:
         raise CommandError(f"Could not save: {exc}") from None
+
+
+def expires_at_from(expires_in: int | None) -> datetime | None:
+    """`--expires-in SECONDS` as the expiry time; None (never) without it."""
+    return timezone.now() + timedelta(seconds=expires_in) if expires_in else None
+
+
+def write_new_token(
+    command: BaseCommand, description: str, token: BaseToken, plaintext: str
+) -> None:
+    """What both token commands print: a summary line, then the token alone on the last line."""
+    expiry = f", expires {token.expires_at.isoformat()}" if token.expires_at else ""
+    command.stdout.write(
+        f"{description} (scopes: {' '.join(token.scopes)}{expiry}). "
+        "Copy it now; it cannot be shown again:"
+    )
+    command.stdout.write(plaintext)
 
 
 def positive_int(name: str) -> Callable[[str], int]:

@@ -5,13 +5,16 @@ The new token is printed alone on the last line; it cannot be shown again.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 
-from organizations.management.commands._common import add_scope_arguments, command_transaction
+from organizations.management.commands._common import (
+    add_scope_arguments,
+    command_transaction,
+    expires_at_from,
+    write_new_token,
+)
 from organizations.models import Organization
 from organizations.scopes import DEFAULT_TOKEN_SCOPES
 from organizations.services import org_token_create
@@ -37,16 +40,11 @@ class Command(BaseCommand):
             organization = Organization.objects.filter(slug=org_slug).first()
             if organization is None:
                 raise CommandError(f"Organization {org_slug!r} does not exist.")
-            expires_at = timezone.now() + timedelta(seconds=expires_in) if expires_in else None
+            expires_at = expires_at_from(expires_in)
             token, plaintext = org_token_create(
                 organization=organization,
                 scopes=scopes or DEFAULT_TOKEN_SCOPES,
                 name=name,
                 expires_at=expires_at,
             )
-        expiry = f", expires {token.expires_at.isoformat()}" if token.expires_at else ""
-        self.stdout.write(
-            f"Organization token for {org_slug} (scopes: {' '.join(token.scopes)}{expiry}). "
-            "Copy it now; it cannot be shown again:"
-        )
-        self.stdout.write(plaintext)
+        write_new_token(self, f"Organization token for {org_slug}", token, plaintext)

@@ -5,14 +5,17 @@ The new token is printed alone on the last line; it cannot be shown again.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 
-from organizations.management.commands._common import add_scope_arguments, command_transaction
+from organizations.management.commands._common import (
+    add_scope_arguments,
+    command_transaction,
+    expires_at_from,
+    write_new_token,
+)
 from organizations.scopes import DEFAULT_TOKEN_SCOPES
 from organizations.services import api_token_create
 
@@ -37,16 +40,11 @@ class Command(BaseCommand):
             user = get_user_model().objects.filter(username=username).first()
             if user is None:
                 raise CommandError(f"User {username!r} does not exist.")
-            expires_at = timezone.now() + timedelta(seconds=expires_in) if expires_in else None
+            expires_at = expires_at_from(expires_in)
             token, plaintext = api_token_create(
                 user=user,
                 scopes=scopes or DEFAULT_TOKEN_SCOPES,
                 name=name,
                 expires_at=expires_at,
             )
-        expiry = f", expires {token.expires_at.isoformat()}" if token.expires_at else ""
-        self.stdout.write(
-            f"Personal token for {username} (scopes: {' '.join(token.scopes)}{expiry}). "
-            "Copy it now; it cannot be shown again:"
-        )
-        self.stdout.write(plaintext)
+        write_new_token(self, f"Personal token for {username}", token, plaintext)
