@@ -115,9 +115,11 @@ class RedisTSDB(BaseTSDB):
     passed as ``client``. Every command touches a single key and no transaction is used. On a
     cluster ``incr_multi`` and ``get_range`` send one batch per node touched, all batches
     written before any reply is read: one round trip per node, in parallel, never one per
-    command. The cluster client connects on first use, so a cluster that is down at startup
-    raises TSDBUnavailable on use rather than stopping the server. A call that fails on one
-    node may have been applied on the others (as on one Redis, a pipeline is not atomic).
+    command (only commands the cluster refuses while slots migrate, MOVED/ASK/TRYAGAIN, are
+    resent one by one). ``validate`` asks every primary for ``cluster_state:ok``; ``flush``
+    scans every primary. The cluster client connects on first use, so a cluster that is down
+    at startup raises TSDBUnavailable on use rather than stopping the server. A call that
+    fails on one node may have been applied on the others (a pipeline is not atomic).
 
     Writes are not retried: HINCRBY is not idempotent, and a blind resend after a lost reply
     would count twice. A failure raises TSDBUnavailable instead.
