@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
+import api_helpers
 import pytest
 from api_helpers import EndpointScopes, bearer
 from django.contrib.auth.models import AbstractBaseUser
@@ -22,13 +23,11 @@ from django.utils import timezone
 from organizations.models import (
     ApiToken,
     Organization,
-    OrganizationMember,
-    OrgAuthToken,
     Project,
     ProjectKey,
     Team,
 )
-from organizations.scopes import ALL_SCOPES, DEFAULT_TOKEN_SCOPES
+from organizations.scopes import ALL_SCOPES
 
 UserTokenFactory = Callable[..., str]
 OrgTokenFactory = Callable[..., str]
@@ -75,20 +74,14 @@ def project_key(project: Project) -> ProjectKey:
 
 
 @pytest.fixture
-def make_user(django_user_model: Any) -> Callable[..., AbstractBaseUser]:
-    def make(username: str, **fields: Any) -> AbstractBaseUser:
-        fields.setdefault("email", f"{username}@example.com")
-        user: AbstractBaseUser = django_user_model.objects.create_user(username=username, **fields)
-        return user
-
-    return make
+def make_user(db: None) -> Callable[..., AbstractBaseUser]:
+    """`make_user(username, **fields)` -> the user (api_helpers.make_user)."""
+    return api_helpers.make_user
 
 
 @pytest.fixture
-def make_member(
-    organization: Organization, make_user: Callable[..., AbstractBaseUser]
-) -> Callable[..., AbstractBaseUser]:
-    """`make_member(username, role="member", teams=(), organization=acme)` -> the user."""
+def make_member(organization: Organization) -> Callable[..., AbstractBaseUser]:
+    """`make_member(username, role="member", teams=(), org=acme, **user_fields)` -> the user."""
 
     def make(
         username: str,
@@ -97,11 +90,8 @@ def make_member(
         org: Organization | None = None,
         **user_fields: Any,
     ) -> AbstractBaseUser:
-        user = make_user(username, **user_fields)
-        membership = OrganizationMember.objects.create(
-            organization=org or organization, user=user, role=role
-        )
-        membership.teams.set(list(teams))
+        user = api_helpers.make_user(username, **user_fields)
+        api_helpers.add_member(org or organization, user, role=role, teams=teams)
         return user
 
     return make
@@ -138,33 +128,13 @@ def outsider(make_user: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
 @pytest.fixture
 def make_user_token(db: None) -> UserTokenFactory:
     """`make_user_token(user, scopes=DEFAULT_TOKEN_SCOPES, **fields)` -> the plaintext."""
-
-    def make(
-        user: AbstractBaseUser, scopes: Iterable[str] = DEFAULT_TOKEN_SCOPES, **fields: Any
-    ) -> str:
-        plaintext = ApiToken.generate_plaintext()
-        token = ApiToken(user=user, scopes=list(scopes), **fields)
-        token.set_plaintext(plaintext)
-        token.save()
-        return plaintext
-
-    return make
+    return api_helpers.make_user_token
 
 
 @pytest.fixture
 def make_org_token(db: None) -> OrgTokenFactory:
     """`make_org_token(organization, scopes=("org:read",), **fields)` -> the plaintext."""
-
-    def make(
-        organization: Organization, scopes: Iterable[str] = ("org:read",), **fields: Any
-    ) -> str:
-        plaintext = OrgAuthToken.generate_plaintext()
-        token = OrgAuthToken(organization=organization, scopes=list(scopes), **fields)
-        token.set_plaintext(plaintext)
-        token.save()
-        return plaintext
-
-    return make
+    return api_helpers.make_org_token
 
 
 @pytest.fixture

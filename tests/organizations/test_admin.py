@@ -7,14 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.test import Client, RequestFactory
+from api_helpers import authenticate
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework import exceptions
-from rest_framework.request import Request
 
 from organizations import services
-from organizations.authentication import TokenAuthentication
 from organizations.models import (
     ApiToken,
     Organization,
@@ -26,13 +25,6 @@ from organizations.models import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def authenticate(plaintext: str) -> tuple[Any, Any]:
-    request = Request(RequestFactory().get("/", HTTP_AUTHORIZATION=f"Bearer {plaintext}"))
-    result = TokenAuthentication().authenticate(request)
-    assert result is not None
-    return result
 
 
 @pytest.fixture

@@ -11,16 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_helpers import authenticate
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.test import RequestFactory
 from django.utils import timezone
-from rest_framework.request import Request
 
 import tsdb
-from organizations.authentication import TokenAuthentication
 from organizations.models import (
     ApiToken,
     Organization,
@@ -42,13 +40,6 @@ def run(*args: str) -> list[str]:
     out = StringIO()
     call_command(*args, stdout=out)
     return out.getvalue().splitlines()
-
-
-def authenticate(plaintext: str) -> tuple[Any, Any]:
-    request = Request(RequestFactory().get("/", HTTP_AUTHORIZATION=f"Bearer {plaintext}"))
-    result = TokenAuthentication().authenticate(request)
-    assert result is not None
-    return result
 
 
 @pytest.fixture

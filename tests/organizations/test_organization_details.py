@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from directory_factories import (
+from api_helpers import (
+    add_member,
     get,
-    make_member,
     make_org,
     make_org_token,
     make_user,
@@ -36,7 +36,7 @@ def test_it_refuses_a_token_without_an_org_scope_even_for_an_unknown_org(
     acme: Organization,
 ) -> None:
     user = make_user("ada")
-    make_member(acme, user)
+    add_member(acme, user)
     token = make_user_token(user, scopes=["project:read"])
 
     assert get("/api/0/organizations/acme/", token).status_code == 403
@@ -45,7 +45,7 @@ def test_it_refuses_a_token_without_an_org_scope_even_for_an_unknown_org(
 
 def test_it_answers_404_for_an_unknown_organization(acme: Organization) -> None:
     user = make_user("ada")
-    make_member(acme, user)
+    add_member(acme, user)
 
     response = get("/api/0/organizations/nope/", make_user_token(user))
 
@@ -55,7 +55,7 @@ def test_it_answers_404_for_an_unknown_organization(acme: Organization) -> None:
 
 def test_it_refuses_a_user_who_is_not_a_member(acme: Organization) -> None:
     outsider = make_user("eve")
-    make_member(make_org("evil"), outsider, role="owner")
+    add_member(make_org("evil"), outsider, role="owner")
 
     response = get("/api/0/organizations/acme/", make_user_token(outsider))
 
@@ -78,7 +78,7 @@ def test_it_refuses_an_organization_token_without_org_read(acme: Organization) -
 @pytest.mark.parametrize("role", ["member", "admin", "manager", "owner"])
 def test_it_shows_the_organization_to_every_role(acme: Organization, role: str) -> None:
     user = make_user("ada")
-    make_member(acme, user, role=role)
+    add_member(acme, user, role=role)
 
     response = get("/api/0/organizations/acme/", make_user_token(user))
 

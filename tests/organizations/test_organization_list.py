@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from directory_factories import (
+from api_helpers import (
+    add_member,
     get,
-    make_member,
     make_org,
     make_org_token,
     make_user,
@@ -33,7 +33,7 @@ def test_it_requires_credentials() -> None:
 
 def test_it_refuses_a_token_without_an_org_scope() -> None:
     user = make_user("ada")
-    make_member(make_org("acme"), user)
+    add_member(make_org("acme"), user)
 
     response = get(URL, make_user_token(user, scopes=["project:read"]))
 
@@ -43,9 +43,9 @@ def test_it_refuses_a_token_without_an_org_scope() -> None:
 
 def test_it_lists_only_the_users_own_organizations() -> None:
     user = make_user("ada")
-    make_member(make_org("beta"), user)
-    make_member(make_org("alpha"), user, role="owner")
-    make_member(make_org("someone-else"), make_user("bob"))
+    add_member(make_org("beta"), user)
+    add_member(make_org("alpha"), user, role="owner")
+    add_member(make_org("someone-else"), make_user("bob"))
 
     response = get(URL, make_user_token(user))
 
@@ -55,8 +55,8 @@ def test_it_lists_only_the_users_own_organizations() -> None:
 
 def test_it_leaves_out_organizations_being_deleted() -> None:
     user = make_user("ada")
-    make_member(make_org("alive"), user)
-    make_member(make_org("dying", status=OrganizationStatus.PENDING_DELETION), user)
+    add_member(make_org("alive"), user)
+    add_member(make_org("dying", status=OrganizationStatus.PENDING_DELETION), user)
 
     response = get(URL, make_user_token(user))
 
@@ -76,7 +76,7 @@ def test_it_lists_only_its_own_organization_for_an_organization_token() -> None:
 def test_it_returns_sentrys_organization_shape_with_string_ids() -> None:
     user = make_user("ada")
     organization = make_org("acme", name="Acme Inc", require_2fa=True, is_early_adopter=True)
-    make_member(organization, user)
+    add_member(organization, user)
 
     response = get(URL, make_user_token(user))
 
@@ -97,7 +97,7 @@ def test_it_returns_sentrys_organization_shape_with_string_ids() -> None:
 
 def test_it_carries_both_links_even_on_a_single_page() -> None:
     user = make_user("ada")
-    make_member(make_org("acme"), user)
+    add_member(make_org("acme"), user)
 
     response = get(URL, make_user_token(user))
 
@@ -111,7 +111,7 @@ def test_it_carries_both_links_even_on_a_single_page() -> None:
 def test_it_pages_with_per_page_and_cursor() -> None:
     user = make_user("ada")
     for index in range(5):
-        make_member(make_org(f"org-{index}"), user)
+        add_member(make_org(f"org-{index}"), user)
     token = make_user_token(user)
 
     first = get(URL, token, data={"per_page": "2"})
@@ -135,7 +135,7 @@ def test_it_pages_with_per_page_and_cursor() -> None:
 @pytest.mark.parametrize("per_page", ["0", "101", "-1", "ten", "1.5"])
 def test_it_refuses_a_bad_per_page(per_page: str) -> None:
     user = make_user("ada")
-    make_member(make_org("acme"), user)
+    add_member(make_org("acme"), user)
 
     response = get(URL, make_user_token(user), data={"per_page": per_page})
 
@@ -146,7 +146,7 @@ def test_it_refuses_a_bad_per_page(per_page: str) -> None:
 @pytest.mark.parametrize("cursor", ["lol", "100:1", "100:1:0:0", "101:0:0", "100:-1:0", "1:2:3"])
 def test_it_refuses_a_bad_cursor(cursor: str) -> None:
     user = make_user("ada")
-    make_member(make_org("acme"), user)
+    add_member(make_org("acme"), user)
 
     response = get(URL, make_user_token(user), data={"cursor": cursor})
 

@@ -18,6 +18,8 @@ from api_helpers import (
     WWW_AUTHENTICATE,
     EndpointScopes,
     as_counts,
+    assert_api_headers,
+    assert_rung,
     bearer,
     hour_floor,
 )
@@ -50,13 +52,7 @@ def test_it_climbs_the_permission_ladder(
 ) -> None:
     response = client.get(URL, **ladder_headers(rung, ORG_SCOPES))
 
-    assert response.status_code == status, response.content
-    if detail is None:
-        assert len(response.json()) == 24
-    else:
-        assert response.json() == {"detail": detail}
-    if status == 401:
-        assert response["WWW-Authenticate"] == WWW_AUTHENTICATE
+    assert_rung(response, status, detail)
 
 
 def test_it_answers_404_for_an_unknown_organization(client: Client, owner_token: str) -> None:
@@ -726,16 +722,6 @@ def test_it_answers_an_empty_list_for_an_organization_without_projects(
 
 
 # --- headers and methods -----------------------------------------------------------------------
-
-
-def assert_api_headers(response: Any) -> None:
-    assert response["X-Frame-Options"] == "deny"
-    assert response["X-Content-Type-Options"] == "nosniff"
-    assert response["X-XSS-Protection"] == "1; mode=block"
-    assert response["Content-Language"]
-    assert response["Vary"] == "Accept-Language, Cookie"
-    assert response["Allow"] == "GET, HEAD, OPTIONS"
-    assert response["Content-Type"] == "application/json"
 
 
 def test_it_sends_the_api_headers(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from directory_factories import (
+from api_helpers import (
+    add_member,
     get,
-    make_member,
     make_org,
     make_org_token,
     make_project,
@@ -35,7 +35,7 @@ def acme() -> Organization:
 
 def member_token(organization: Organization, role: str = "member", teams: tuple = ()) -> str:
     user = make_user(f"{role}-{len(teams)}")
-    make_member(organization, user, role=role, teams=organization.teams.filter(slug__in=teams))
+    add_member(organization, user, role=role, teams=organization.teams.filter(slug__in=teams))
     return make_user_token(user)
 
 
@@ -50,7 +50,7 @@ def test_it_refuses_a_token_without_a_project_scope_before_the_lookup(
     acme: Organization,
 ) -> None:
     user = make_user("ada")
-    make_member(acme, user, role="owner")
+    add_member(acme, user, role="owner")
     token = make_user_token(user, scopes=["org:read"])
 
     assert get(URL, token).json() == FORBIDDEN
@@ -81,7 +81,7 @@ def test_it_does_not_find_a_project_through_another_organization(acme: Organizat
 
 def test_it_refuses_a_non_member_and_a_foreign_organization_token(acme: Organization) -> None:
     outsider = make_user("eve")
-    make_member(make_org("evil"), outsider, role="owner")
+    add_member(make_org("evil"), outsider, role="owner")
 
     assert get(URL, make_user_token(outsider)).json() == FORBIDDEN
     assert get(URL, make_org_token(make_org("other"), scopes=["project:read"])).status_code == 403

@@ -13,9 +13,10 @@ from api_helpers import (
     LADDER_IDS,
     NOT_FOUND,
     PROJECT_SCOPES,
-    WWW_AUTHENTICATE,
     EndpointScopes,
     as_counts,
+    assert_api_headers,
+    assert_rung,
     bearer,
     hour_floor,
 )
@@ -49,13 +50,7 @@ def test_it_climbs_the_permission_ladder(
 ) -> None:
     response = client.get(URL, **ladder_headers(rung, PROJECT_SCOPES))
 
-    assert response.status_code == status, response.content
-    if detail is None:
-        assert len(response.json()) == 24
-    else:
-        assert response.json() == {"detail": detail}
-    if status == 401:
-        assert response["WWW-Authenticate"] == WWW_AUTHENTICATE
+    assert_rung(response, status, detail)
 
 
 def test_it_refuses_a_member_the_project_of_another_team(
@@ -269,17 +264,15 @@ def test_it_sends_the_api_headers_and_answers_head_and_options(
     post = client.post(URL, **bearer(owner_token))
 
     assert response.status_code == 200, response.content
-    assert response["X-Frame-Options"] == "deny"
-    assert response["X-Content-Type-Options"] == "nosniff"
-    assert response["X-XSS-Protection"] == "1; mode=block"
-    assert response["Vary"] == "Accept-Language, Cookie"
-    assert response["Allow"] == "GET, HEAD, OPTIONS"
-    assert response["Content-Type"] == "application/json"
-    assert response["Content-Language"]
+    assert_api_headers(response)
     assert head.status_code == 200, head.content
     assert head.content == b""
+    assert head["Content-Length"] == str(len(response.content))
+    assert_api_headers(head)
     assert options.status_code == 200, options.content
     assert post.status_code == 405, post.content
+    assert post.json() == {"detail": 'Method "POST" not allowed.'}
+    assert_api_headers(post)
 
 
 def test_it_answers_503_with_retry_after_when_the_tsdb_is_unreachable(

@@ -6,14 +6,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from api_helpers import authenticate
 from django.core.exceptions import ValidationError
-from django.test import RequestFactory
 from django.utils import timezone
 from rest_framework import exceptions
-from rest_framework.request import Request
 
 from organizations import services
-from organizations.authentication import TokenAuthentication
 from organizations.models import (
     ApiToken,
     Organization,
@@ -23,13 +21,6 @@ from organizations.models import (
     ProjectKey,
     Team,
 )
-
-
-def authenticate(plaintext: str) -> tuple[Any, Any]:
-    request = Request(RequestFactory().get("/", HTTP_AUTHORIZATION=f"Bearer {plaintext}"))
-    result = TokenAuthentication().authenticate(request)
-    assert result is not None
-    return result
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ from api_helpers import (
     LADDER_IDS,
     NOT_FOUND,
     TEAM_SCOPES,
-    WWW_AUTHENTICATE,
     EndpointScopes,
+    assert_api_headers,
+    assert_rung,
     bearer,
     hour_floor,
 )
@@ -51,13 +52,7 @@ def test_it_climbs_the_permission_ladder(
 ) -> None:
     response = client.get(URL, **ladder_headers(rung, TEAM_SCOPES))
 
-    assert response.status_code == status, response.content
-    if detail is None:
-        assert len(response.json()) == 24
-    else:
-        assert response.json() == {"detail": detail}
-    if status == 401:
-        assert response["WWW-Authenticate"] == WWW_AUTHENTICATE
+    assert_rung(response, status, detail)
 
 
 @pytest.mark.parametrize(
@@ -83,11 +78,15 @@ def test_it_answers_403_before_404_for_a_token_lacking_the_scope(
 
 
 def test_it_finds_organization_and_team_by_id(
-    client: Client, organization: Organization, team: Team, owner_token: str
+    client: Client, organization: Organization, team: Team, project: Project, owner_token: str
 ) -> None:
+    tsdb.backend.incr(TSDBModel.project, project.pk, count=4)
+
     response = get(client, owner_token, f"/api/0/teams/{organization.pk}/{team.pk}/stats/")
 
     assert response.status_code == 200, response.content
+    assert len(response.json()) == 24
+    assert sum(count for _, count in response.json()) == 4
 
 
 def test_it_sums_the_generated_series_of_the_teams_projects(
@@ -239,14 +238,14 @@ def test_it_sends_the_api_headers_and_answers_head_and_options(
     delete = client.delete(URL, **bearer(owner_token))
 
     assert response.status_code == 200, response.content
-    assert response["X-Frame-Options"] == "deny"
-    assert response["Vary"] == "Accept-Language, Cookie"
-    assert response["Allow"] == "GET, HEAD, OPTIONS"
-    assert response["Content-Type"] == "application/json"
+    assert_api_headers(response)
     assert head.status_code == 200, head.content
     assert head.content == b""
+    assert head["Content-Length"] == str(len(response.content))
     assert options.status_code == 200, options.content
     assert delete.status_code == 405, delete.content
+    assert delete.json() == {"detail": 'Method "DELETE" not allowed.'}
+    assert_api_headers(delete)
 
 
 def test_it_answers_503_when_the_tsdb_is_unreachable(
