@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from organizations import scopes
 
+# \Z, not $: `$` also matches before a trailing newline, which would let "acme\n" in.
 slug_validator = RegexValidator(
-    r"^(?!\d+$)[a-z0-9_-]+$",
+    r"^(?![0-9]+\Z)[a-z0-9_-]+\Z",
     "Enter a slug of lowercase letters, digits, underscores or hyphens (not only digits).",
 )
 

@@ -41,7 +41,7 @@ def test_it_creates_an_organization_named_after_its_slug_with_an_owner(alice: An
     assert member.role == "owner"
 
 
-@pytest.mark.parametrize("slug", ["Acme", "has space", "123", ""])
+@pytest.mark.parametrize("slug", ["Acme", "has space", "123", "", "acme\n", "123\n"])
 def test_it_refuses_a_bad_organization_slug(db: None, slug: str) -> None:
     with pytest.raises(ValidationError):
         services.organization_create(slug=slug)
