@@ -44,6 +44,8 @@ class IndexEndpoint(ApiEndpoint):
     `auth` is `{"scopes": [...]}` for a token (null for a session login or anonymous);
     `user` is the token's user or the logged-in user, null for anonymous callers and for
     organization tokens (they act for no user, as in Sentry).
+    Other methods are 405 with or without credentials: nothing here needs them, so the
+    stats endpoints' "401 before 405" rule has nothing to protect.
     """
 
     permission_classes = [AllowAny]
