@@ -136,6 +136,15 @@ def _retry_after(take: QuotaTake, now: float) -> int:
 # -- counting ---------------------------------------------------------------------------------
 
 
+def _exchange(takes: list[QuotaTake], set_name: str, new_keys: list[str]) -> list[bool]:
+    """One round trip: the quota takes, and the outcome keys this process has not yet added
+    to the organization's set. Returns one granted flag per take."""
+    members = {set_name: new_keys} if new_keys else {}
+    results = get_store().exchange(takes, members, outcome_set_ttl())
+    mark_registered(set_name, new_keys)
+    return results
+
+
 def _count(
     *,
     config: ProjectConfig,
@@ -178,9 +187,7 @@ def _count(
     granted: list[QuotaTake] = []
     store = get_store()
     if takes or new_keys:
-        members = {set_name: new_keys} if new_keys else {}
-        results = store.exchange([take for take, _ in takes], members, outcome_set_ttl())
-        mark_registered(set_name, new_keys)
+        results = _exchange([take for take, _ in takes], set_name, new_keys)
         for (take, reason), ok in zip(takes, results, strict=True):
             if ok:
                 granted.append(take)
@@ -224,8 +231,7 @@ def _record_invalid(config: ProjectConfig, categories: list[tuple[str, int]], re
     try:
         new_keys = unregistered(set_name, recorder.outcomes)
         if new_keys:
-            get_store().exchange([], {set_name: new_keys}, outcome_set_ttl())
-            mark_registered(set_name, new_keys)
+            _exchange([], set_name, new_keys)
         tsdb.backend.incr_multi(recorder.tsdb_items())
     except TSDBUnavailable:
         logger.warning("could not record an invalid outcome: Redis is unavailable")
@@ -240,14 +246,17 @@ def _item_categories(items: list[Item]) -> list[tuple[str, int]]:
     return categories
 
 
-def _rate_limited_result(limit: RateLimit) -> IngestResult:
+def _answer(limited: RateLimit | None, event_id: str | None) -> IngestResult:
+    """200 ``{"id": event_id}`` (``{}`` without one), or 429 when the events were refused."""
+    if limited is None:
+        return IngestResult(200, {"id": event_id} if event_id else {})
     return IngestResult(
         429,
         {"detail": "Event dropped due to rate limiting"},
         {
-            "Retry-After": str(limit.retry_after),
+            "Retry-After": str(limited.retry_after),
             "X-Sentry-Rate-Limits": (
-                f"{limit.retry_after}:{RATE_LIMIT_CATEGORIES}:{limit.scope}:{limit.reason}"
+                f"{limited.retry_after}:{RATE_LIMIT_CATEGORIES}:{limited.scope}:{limited.reason}"
             ),
         },
     )
@@ -319,12 +328,10 @@ def envelope_ingest(
         protocol_version=credentials.version,
         sender=sender_ip(environ),
     )
-    if limited is not None:
-        return _rate_limited_result(limited)
     event_id = envelope.headers.get("event_id")
     if event_id is None and events:
         event_id = normalize_event_id(events[0].payload.get("event_id")) or uuid.uuid4().hex
-    return IngestResult(200, {"id": event_id} if event_id else {})
+    return _answer(limited, event_id)
 
 
 def store_ingest(
@@ -352,7 +359,4 @@ def store_ingest(
         protocol_version=credentials.version,
         sender=sender_ip(environ),
     )
-    if limited is not None:
-        return _rate_limited_result(limited)
-    event_id = normalize_event_id(payload.get("event_id")) or uuid.uuid4().hex
-    return IngestResult(200, {"id": event_id})
+    return _answer(limited, normalize_event_id(payload.get("event_id")) or uuid.uuid4().hex)

@@ -318,3 +318,58 @@ def test_it_answers_503_when_redis_is_unreachable(
     settings.REDIS_URL, settings.TSDB_OPTIONS = good_url, good_options
     assert totals(key) == same_everywhere(0)
     assert post_envelope(client, key, event_envelope()).status_code == 200
+
+
+CLOSED = "redis://127.0.0.1:1/0"
+
+
+def assert_unavailable(response: Any) -> None:
+    assert response.status_code == 503, response.content
+    assert int(response["Retry-After"]) >= 1
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert isinstance(response.json()["detail"], str)
+
+
+def test_quotas_up_and_the_tsdb_down_is_503_and_gives_the_quota_back(
+    client: Client, db: None, settings: Any
+) -> None:
+    key = make_key(rate_limit_count=1, rate_limit_window=3600)
+    good_options = settings.TSDB_OPTIONS
+    settings.TSDB_OPTIONS = {**good_options, "url": CLOSED}
+    for _ in range(3):
+        assert_unavailable(post_envelope(client, key, event_envelope()))
+        assert_unavailable(post_store(client, key, {"message": "m"}))
+    settings.TSDB_OPTIONS = good_options
+    assert totals(key) == same_everywhere(0)
+    # None of the six uncounted events kept the one event the window allows.
+    assert post_envelope(client, key, event_envelope()).status_code == 200
+    assert post_envelope(client, key, event_envelope()).status_code == 429
+    assert totals(key) == same_everywhere(2, 1, 0)
+
+
+@pytest.mark.parametrize("quota", [None, 100])
+def test_the_tsdb_up_and_quotas_down_is_503_and_counts_nothing(
+    client: Client, db: None, settings: Any, quota: int | None
+) -> None:
+    key = make_key(rate_limit_count=quota, rate_limit_window=60 if quota else None)
+    good_url = settings.REDIS_URL
+    settings.REDIS_URL = CLOSED
+    assert_unavailable(post_envelope(client, key, event_envelope()))
+    assert_unavailable(post_store(client, key, {"message": "m"}))
+    settings.REDIS_URL = good_url
+    assert totals(key) == same_everywhere(0)
+    assert outcome_totals(key) == {}
+
+
+def test_a_malformed_request_is_still_a_4xx_when_redis_is_down(
+    client: Client, key: ProjectKey, settings: Any
+) -> None:
+    good_url, good_options = settings.REDIS_URL, settings.TSDB_OPTIONS
+    settings.REDIS_URL = CLOSED
+    settings.TSDB_OPTIONS = {**good_options, "url": CLOSED}
+    response = post_envelope(client, key, b'{}\n{"type":"event"}\n{not json}\n')
+    assert response.status_code == 400, response.content
+    response = post_store(client, key, {"message": "m"}, HTTP_CONTENT_ENCODING="gzip")
+    assert response.status_code == 400, response.content
+    settings.REDIS_URL, settings.TSDB_OPTIONS = good_url, good_options
+    assert totals(key) == same_everywhere(0)

@@ -34,6 +34,9 @@ def assert_refused(response, status: int, key: ProjectKey | None = None) -> None
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/json"
     assert isinstance(response.json()["detail"], str)
+    # Browser SDKs must be able to read every answer, refusals included.
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert response["Access-Control-Expose-Headers"] == "X-Sentry-Rate-Limits, Retry-After"
     if key is not None:
         assert totals(key) == NOTHING
 
