@@ -256,7 +256,23 @@ WHITENOISE_USE_FINDERS = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        # No exception text: the message says all there is to say.
+        "brief": {"()": "statsapi.logs.BriefFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console_brief": {"class": "logging.StreamHandler", "formatter": "brief"},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # A request for a host not in ALLOWED_HOSTS is the client's mistake (or a scanner):
+        # one warning line, not an error with a traceback.
+        "django.security.DisallowedHost": {
+            "level": "WARNING",
+            "propagate": False,
+            "handlers": ["console_brief"],
+        },
+    },
 }

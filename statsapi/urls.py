@@ -6,6 +6,11 @@ from django.urls import include, path
 
 from statsapi.health import health
 
+handler400 = "statsapi.errors.bad_request"
+handler403 = "statsapi.errors.permission_denied"
+handler404 = "statsapi.errors.page_not_found"
+handler500 = "statsapi.errors.server_error"
+
 urlpatterns = [
     path("_health/", health, name="health"),
     path("admin/", admin.site.urls),
