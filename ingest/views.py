@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import TooManyFieldsSent
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -67,11 +68,12 @@ def _ingest_view(handler: Callable[..., services.IngestResult]) -> Callable[...,
             result = handler(environ=request.environ, project_id=int(project_id), query=query)
         except IngestError as exc:
             return json_response(exc.status, {"detail": exc.detail}, exc.headers)
-        except TSDBUnavailable as exc:
+        except (TSDBUnavailable, DatabaseError) as exc:
+            # Redis, or the database behind a key not yet cached: the SDK retries later.
             logger.warning("ingest refused: %s", exc)
             return json_response(
                 503,
-                {"detail": "The event store is unavailable; try again shortly."},
+                {"detail": "The server cannot count events right now; try again shortly."},
                 {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
             )
         return json_response(result.status, result.body, result.headers)

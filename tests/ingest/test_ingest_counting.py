@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import redis
+from django.db import connection
 from django.test import Client
 from ingest_helpers import (
     auth_headers,
@@ -373,3 +374,19 @@ def test_a_malformed_request_is_still_a_4xx_when_redis_is_down(
     assert response.status_code == 400, response.content
     settings.REDIS_URL, settings.TSDB_OPTIONS = good_url, good_options
     assert totals(key) == same_everywhere(0)
+
+
+def test_it_answers_503_when_the_database_is_unreachable_for_a_cold_key(
+    client: Client, transactional_db: None, settings: Any
+) -> None:
+    key = make_key()
+    port = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = "1"
+    try:
+        assert_unavailable(post_envelope(client, key, event_envelope()))
+    finally:
+        connection.close()
+        connection.settings_dict["PORT"] = port
+    assert totals(key) == same_everywhere(0)
+    assert post_envelope(client, key, event_envelope()).status_code == 200
