@@ -15,8 +15,11 @@ from redis.backoff import NoBackoff
 from redis.cluster import PipelineCommand, RedisCluster
 from redis.exceptions import (
     AskError,
+    BusyLoadingError,
     ClusterError,
     InvalidResponse,
+    OutOfMemoryError,
+    ReadOnlyError,
     RedisClusterException,
     ResponseError,
     TryAgainError,
@@ -31,6 +34,16 @@ __all__ = ["RedisTSDB"]
 
 # Replies meaning "the server is there but cannot serve us now" rather than "bad command".
 _UNAVAILABLE_REPLIES = ("LOADING", "MISCONF", "OOM", "READONLY", "MASTERDOWN", "CLUSTERDOWN")
+# redis-py strips the code of the replies it knows from the message and names it by class
+# (MasterDownError and ClusterDownError are ClusterErrors).
+_UNAVAILABLE_ERRORS = (BusyLoadingError, OutOfMemoryError, ReadOnlyError, TryAgainError)
+
+# Commands in the Redis protocol (RESP), packed here rather than by redis-py: its per-command
+# pipeline machinery costs more than the round trip itself for a small batch.
+_HINCRBY = b"*4\r\n$7\r\nHINCRBY\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n"
+_EXPIREAT = b"*3\r\n$8\r\nEXPIREAT\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n"
+_HMGET = b"*%d\r\n$5\r\nHMGET\r\n$%d\r\n%b\r\n%b"
+_BULK = b"$%d\r\n%b\r\n"
 
 
 @contextmanager
@@ -44,9 +57,21 @@ def _unavailable_on_redis_errors() -> Iterator[None]:
         # ClusterDownError, MasterDownError; SlotNotCoveredError, "cannot be connected".
         raise TSDBUnavailable(f"Redis is unavailable: {exc}") from exc
     except ResponseError as exc:
-        if str(exc).split(" ", 1)[0].upper() in _UNAVAILABLE_REPLIES or "TRYAGAIN" in str(exc):
+        code = getattr(exc, "status_code", None) or str(exc).split(" ", 1)[0].upper()
+        if (
+            isinstance(exc, _UNAVAILABLE_ERRORS)
+            or code in _UNAVAILABLE_REPLIES
+            or "TRYAGAIN" in str(exc)
+        ):
             raise TSDBUnavailable(f"Redis cannot serve the request: {exc}") from exc
         raise
+
+
+def _describe(command: bytes) -> str:
+    """A packed command as words, for an error message (arguments holding CRLF come out
+    split, which is good enough there)."""
+    words = command.split(b"\r\n")[2::2]
+    return " ".join(word.decode(errors="replace") for word in words)[:200]
 
 
 class _ClusterBatch:
@@ -155,6 +180,7 @@ class RedisTSDB(BaseTSDB):
         self._owns_client = client is None
         self._client: Any = client
         self._connect_lock = threading.Lock()
+        self._encode: Any = None
         options: dict[str, Any] = {
             "socket_connect_timeout": socket_connect_timeout,
             "socket_timeout": socket_timeout,
@@ -202,9 +228,84 @@ class RedisTSDB(BaseTSDB):
         """The vnode of a field: stable across processes and Python versions."""
         return zlib.crc32(field.encode()) % self.vnodes
 
+    def _encoder(self) -> Any:
+        """``str -> bytes`` with the client's encoding (what redis-py would send)."""
+        encode = self._encode
+        if encode is None:
+            options = self.client.connection_pool.connection_kwargs
+            encoding = options.get("encoding", "utf-8")
+            errors = options.get("encoding_errors", "strict")
+            encode = self._encode = lambda text: text.encode(encoding, errors)
+        return encode
+
+    def _round_trip(self, commands: list[bytes]) -> list[Any]:
+        """Send packed ``commands`` in one write on one pooled connection (single Redis only),
+        then read one reply per command: one round trip, nothing resent.
+
+        An error reply (WRONGTYPE, READONLY, ...) does not stop the reading: every reply is
+        read, so the connection goes back to the pool clean, and then the first error is
+        raised with the failing command named in its message (the other commands were
+        applied). Any other failure (connection lost, timeout, interrupt) disconnects the
+        connection before it goes back to the pool, replies unread. Redis errors are mapped
+        as ``_unavailable_on_redis_errors`` maps them."""
+        pool = self.client.connection_pool
+        with _unavailable_on_redis_errors():
+            connection = pool.get_connection()
+            try:
+                connection.send_packed_command((b"".join(commands),))
+                read = connection.read_response
+                replies: list[Any] = []
+                append = replies.append
+                failed: tuple[int, ResponseError] | None = None
+                for index in range(len(commands)):
+                    try:
+                        append(read())
+                    except ResponseError as exc:
+                        append(exc)
+                        if failed is None:
+                            failed = (index, exc)
+            except BaseException:
+                connection.disconnect()
+                raise
+            finally:
+                pool.release(connection)
+            if failed is not None:
+                index, error = failed
+                command = _describe(commands[index])
+                error.args = (
+                    f"{error.args[0] if error.args else error} (command {index + 1} of "
+                    f"{len(commands)} in one batch: {command})",
+                    *error.args[1:],
+                )
+                raise error
+        return replies
+
     def _write(self, plan: WritePlan) -> None:
+        if self.cluster:
+            self._write_cluster(plan)
+            return
         make_key, vnode, retention = self.make_key, self.vnode, self._retention
-        pipe = self._pipeline()
+        encode = self._encoder()
+        commands: list[bytes] = []
+        append = commands.append
+        expiries: dict[bytes, int] = {}
+        for (model, rollup, bucket), fields in plan.items():
+            expires_at = bucket + retention[rollup]
+            for field, count in fields.items():
+                key = encode(make_key(model, rollup, bucket, vnode(field)))
+                name = encode(field)
+                value = b"%d" % count
+                append(_HINCRBY % (len(key), key, len(name), name, len(value), value))
+                expiries[key] = expires_at
+        # After the HINCRBYs: EXPIREAT on a hash that does not exist yet would do nothing.
+        for key, expires_at in expiries.items():
+            value = b"%d" % expires_at
+            append(_EXPIREAT % (len(key), key, len(value), value))
+        self._round_trip(commands)
+
+    def _write_cluster(self, plan: WritePlan) -> None:
+        make_key, vnode, retention = self.make_key, self.vnode, self._retention
+        pipe = _ClusterBatch(self.client)
         send = pipe.execute_command
         expiries: dict[str, int] = {}
         for (model, rollup, bucket), fields in plan.items():
@@ -222,28 +323,59 @@ class RedisTSDB(BaseTSDB):
     def _read(
         self, model: int, rollup: int, buckets: list[int], fields: list[str]
     ) -> list[list[int]]:
+        if self.cluster:
+            return self._read_cluster(model, rollup, buckets, fields)
+        by_vnode: dict[int, list[int]] = {}
+        for index, field in enumerate(fields):
+            by_vnode.setdefault(self.vnode(field), []).append(index)
+        encode = self._encoder()
+        # Each vnode's fields are packed once and repeated for every bucket.
+        groups = []
+        for indexes in by_vnode.values():
+            names = [encode(fields[i]) for i in indexes]
+            packed = b"".join([_BULK % (len(name), name) for name in names])
+            groups.append((len(names) + 2, packed))
+        vnodes = list(by_vnode)
+        make_key = self.make_key
+        commands: list[bytes] = []
+        append = commands.append
+        for bucket in buckets:
+            for vnode, (arity, packed) in zip(vnodes, groups, strict=True):
+                key = encode(make_key(model, rollup, bucket, vnode))
+                append(_HMGET % (arity, len(key), key, packed))
+        return self._rows(self._round_trip(commands), by_vnode, len(fields))
+
+    def _read_cluster(
+        self, model: int, rollup: int, buckets: list[int], fields: list[str]
+    ) -> list[list[int]]:
         by_vnode: dict[int, list[int]] = {}
         for index, field in enumerate(fields):
             by_vnode.setdefault(self.vnode(field), []).append(index)
         groups = [[fields[i] for i in indexes] for indexes in by_vnode.values()]
         vnodes = list(by_vnode)
         make_key = self.make_key
-        pipe = self._pipeline()
+        pipe = _ClusterBatch(self.client)
         send = pipe.execute_command
         for bucket in buckets:
             for vnode, names in zip(vnodes, groups, strict=True):
                 send("HMGET", make_key(model, rollup, bucket, vnode), *names)
         with _unavailable_on_redis_errors():
             replies = pipe.execute()
-        # Replies come bucket by bucket, fields in vnode order: chain each bucket's replies
-        # into one column, transpose in C, then put the rows back in the callers' order.
-        per_bucket = len(groups)
+        return self._rows(replies, by_vnode, len(fields))
+
+    @staticmethod
+    def _rows(replies: list[Any], by_vnode: dict[int, list[int]], count: int) -> list[list[int]]:
+        """HMGET replies (bucket by bucket, each vnode's fields in ``by_vnode`` order) as one
+        row of ints per field, in the callers' field order."""
+        # Chain each bucket's replies into one column, transpose in C, then put the rows back
+        # in the callers' order.
+        per_bucket = len(by_vnode)
         columns = [
             list(chain.from_iterable(replies[i : i + per_bucket]))
             for i in range(0, len(replies), per_bucket)
         ]
         order = list(chain.from_iterable(by_vnode.values()))
-        rows: list[list[int]] = [[] for _ in fields]
+        rows: list[list[int]] = [[] for _ in range(count)]
         for index, values in zip(order, zip(*columns, strict=True), strict=True):
             if None in values:
                 rows[index] = [0 if value is None else int(value) for value in values]

@@ -22,19 +22,38 @@ from tsdb.redis import RedisTSDB
 TSDB_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 
+def parse_commands(packed: bytes) -> list[tuple[str, ...]]:
+    """The commands in RESP bytes as sent to Redis (arrays of bulk strings), as str tuples."""
+    commands: list[tuple[str, ...]] = []
+    position = 0
+    while position < len(packed):
+        assert packed[position : position + 1] == b"*", packed[position : position + 20]
+        end = packed.index(b"\r\n", position)
+        arity, position = int(packed[position + 1 : end]), end + 2
+        args = []
+        for _ in range(arity):
+            assert packed[position : position + 1] == b"$", packed[position : position + 20]
+            end = packed.index(b"\r\n", position)
+            length, position = int(packed[position + 1 : end]), end + 2
+            args.append(packed[position : position + length].decode())
+            assert packed[position + length : position + length + 2] == b"\r\n"
+            position += length + 2
+        commands.append(tuple(args))
+    return commands
+
+
 class CountingConnection(redis.Connection):
-    """A connection that records every batch it sends: one batch is one round trip."""
+    """A connection that records every batch it writes to the socket: one write of commands
+    before reading their replies is one round trip. Every command redis-py or the backend
+    sends goes through ``send_packed_command``."""
 
     batches: list[list[tuple[Any, ...]]] = []
 
-    def pack_commands(self, commands: Any) -> Any:
-        commands = [tuple(args) for args in commands]
-        CountingConnection.batches.append(commands)
-        return super().pack_commands(commands)
-
-    def send_command(self, *args: Any, **kwargs: Any) -> None:
-        CountingConnection.batches.append([args])
-        super().send_command(*args, **kwargs)
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        chunks = [command] if isinstance(command, str | bytes) else list(command)
+        packed = b"".join(c.encode() if isinstance(c, str) else bytes(c) for c in chunks)
+        CountingConnection.batches.append(parse_commands(packed))
+        super().send_packed_command(chunks, check_health=check_health)
 
 
 def delete_keys(client: redis.Redis, prefix: str) -> None:
