@@ -132,8 +132,12 @@ class RedisTSDB(BaseTSDB):
 
     Vnodes split a bucket's keys over several small hashes: each stays in Redis's compact
     listpack encoding, and on Redis Cluster the hashes of one bucket spread over the slots.
-    ``incr_multi`` is one pipeline round trip (HINCRBY per field, then one EXPIREAT per hash);
-    ``get_range`` is one round trip (one HMGET per hash).
+    ``incr_multi`` is one round trip (HINCRBY per field, then one EXPIREAT per hash);
+    ``get_range`` is one round trip (one HMGET per hash). On a single Redis the batch is packed
+    here (RESP) and written at once on a pooled connection, then every reply is read, error
+    replies included, so the connection goes back clean; a connection that failed mid-way is
+    disconnected, never reused. redis-py's pipeline is not used there: for a small batch its
+    per-command bookkeeping cost more than the round trip itself.
 
     Redis Cluster: ``cluster=True`` with ``url`` naming any one node (database 0) builds a
     ``redis.cluster.RedisCluster`` that discovers the others; a ``RedisCluster`` can also be
@@ -291,6 +295,7 @@ class RedisTSDB(BaseTSDB):
         expiries: dict[bytes, int] = {}
         for (model, rollup, bucket), fields in plan.items():
             expires_at = bucket + retention[rollup]
+            model = int(model)  # the same digits, formatted faster than an IntEnum
             for field, count in fields.items():
                 key = encode(make_key(model, rollup, bucket, vnode(field)))
                 name = encode(field)
