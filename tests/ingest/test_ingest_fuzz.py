@@ -24,7 +24,7 @@ from urllib.parse import quote, urlencode
 import brotli
 import pytest
 from django.test import Client
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from ingest_helpers import make_key, post, totals
 
@@ -410,6 +410,7 @@ def test_any_project_id_gets_a_clean_answer(
     client: Client, hostile_key: ProjectKey, project_id: str, endpoint: str
 ) -> None:
     key = hostile_key
+    assume(project_id != str(key.project_id))  # the key's own project accepts it, rightly
     body = b'{}\n{"type":"event"}\n{"message":"m"}\n' if endpoint == "envelope" else b"{}"
     before = totals(key)
     response = post(
