@@ -240,7 +240,9 @@ def test_incr_multi_equals_repeated_incr(tsdb_backend: BaseTSDB) -> None:
     tsdb_backend.incr(M.project_total_received, 2, earlier, count=2)
     tsdb_backend.incr(M.project, 2, now, count=3)
 
-    start = now - timedelta(minutes=20)
+    # Two hours back: a series holds only whole buckets, and in the first minutes of an hour
+    # the bucket of ``earlier`` starts before a shorter window would.
+    start = now - timedelta(hours=2)
     for model in (M.project_total_received, M.project_total_rejected, M.project):
         for rollup in (10, 60, HOUR):
             result = tsdb_backend.get_range(model, [1, 2], start, now, rollup=rollup)
