@@ -7,6 +7,7 @@ ImproperlyConfigured rather than at the first request.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -196,6 +197,14 @@ if not 0 <= INGEST_CONFIG_CACHE_TTL <= 10:
     raise ImproperlyConfigured("INGEST_CONFIG_CACHE_TTL must be between 0 and 10 seconds")
 # Proxies (IPs or CIDR ranges) whose X-Forwarded-For is believed for the sender's address.
 INGEST_TRUSTED_PROXIES = env_list("INGEST_TRUSTED_PROXIES", [])
+for _proxy in INGEST_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"INGEST_TRUSTED_PROXIES: {_proxy!r} is not an IP address or CIDR range "
+            "(e.g. 10.0.0.0/8,127.0.0.1)"
+        ) from None
 
 # --- Stats API ------------------------------------------------------------------------------
 # Integer bucket timestamps instead of floats in [ts, count] series (typed OpenAPI clients).
