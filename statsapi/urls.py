@@ -6,6 +6,10 @@ from django.urls import include, path
 
 from statsapi.health import health
 
+admin.site.site_header = "statsapi administration"
+admin.site.site_title = "statsapi admin"
+admin.site.index_title = "Organizations, projects, DSN keys and tokens"
+
 handler400 = "statsapi.errors.bad_request"
 handler403 = "statsapi.errors.permission_denied"
 handler404 = "statsapi.errors.page_not_found"
