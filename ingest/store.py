@@ -10,10 +10,23 @@
                                                   longest TSDB retention
 
 A quota is taken with a one-key script (check, then INCRBY and EXPIREAT, atomically), so a
-refused event never uses quota and every command touches a single key (Redis Cluster safe).
-``exchange`` sends every quota check and set addition of a request in one pipeline: one round
-trip. With ``REDIS_URL`` empty (the embedded server) ``InMemoryIngestStore`` keeps the same
-state, with the same semantics, in this process.
+refused event never uses quota; quota is given back with another one-key script. Every command
+names exactly one key (EVAL with one declared key, SADD, EXPIRE, SMEMBERS), so each runs on
+whichever Redis Cluster node owns that key's slot. ``exchange`` sends every quota take and set
+addition of a request in one batch: one round trip on a single Redis.
+
+Redis Cluster (``settings.REDIS_CLUSTER``): ``REDIS_URL`` names one node; the cluster client is
+built on first use (a cluster down at startup does not stop the server). A batch is split per
+node and written to every node before any reply is read: one round trip per node touched, in
+parallel, so about one round-trip time. A request touches the nodes of its key's counter, its
+organization's counter (when those quotas are set) and, only the first time a process sees an
+outcome combination, its organization's outcome set: at most three nodes, usually one or two.
+Nothing is resent after a connection error or timeout (a resent take could use quota twice);
+only commands the cluster refused unexecuted (MOVED, ASK, TRYAGAIN while slots migrate) are
+sent again, one by one. Any Redis or cluster failure raises TSDBUnavailable (a 503).
+
+With ``REDIS_URL`` empty (the embedded server) ``InMemoryIngestStore`` keeps the same state,
+with the same semantics, in this process.
 """
 
 from __future__ import annotations
@@ -29,6 +42,8 @@ import redis
 from django.conf import settings
 from django.core.signals import setting_changed
 from redis.backoff import NoBackoff
+from redis.cluster import PipelineCommand, RedisCluster
+from redis.exceptions import AskError, RedisClusterException, TryAgainError
 from redis.retry import Retry
 
 from tsdb.base import TSDBUnavailable
@@ -41,6 +56,13 @@ if current + amount > tonumber(ARGV[1]) then return {0, current} end
 current = redis.call('INCRBY', KEYS[1], amount)
 redis.call('EXPIREAT', KEYS[1], ARGV[3])
 return {1, current}
+"""
+
+# KEYS[1] counter; ARGV amount. A counter that expired meanwhile is left alone: DECRBY would
+# make it again, negative and without an expiry.
+GIVE_BACK_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('DECRBY', KEYS[1], ARGV[1])
 """
 
 
@@ -59,7 +81,12 @@ def unavailable_on_redis_errors() -> Iterator[None]:
     try:
         yield
     except (redis.RedisError, OSError) as exc:
+        # RedisError includes MaxConnectionsError (a ConnectionError) and the cluster's
+        # ClusterDownError, MasterDownError, TryAgainError and MOVED/ASK past the redirect limit.
         raise TSDBUnavailable(f"Redis is unavailable: {exc}") from exc
+    except RedisClusterException as exc:
+        # Not a RedisError: SlotNotCoveredError, "Redis Cluster cannot be connected", ...
+        raise TSDBUnavailable(f"Redis Cluster is unavailable: {exc}") from exc
 
 
 class BaseIngestStore:
@@ -79,46 +106,103 @@ class BaseIngestStore:
 
 
 class RedisIngestStore(BaseIngestStore):
-    def __init__(self, url: str) -> None:
-        self.client = redis.Redis.from_url(
-            url,
-            socket_connect_timeout=1.0,
-            socket_timeout=5.0,
-            # Not retried: a resent INCRBY after a lost reply would take quota twice.
-            retry=Retry(NoBackoff(), 0),
-            decode_responses=True,
-        )
+    """The store in one Redis server, or with ``cluster=True`` in a Redis Cluster of which
+    ``url`` names one node (see the module docstring)."""
+
+    def __init__(self, url: str, *, cluster: bool = False) -> None:
+        self.cluster = cluster
+        options: dict[str, Any] = {
+            "socket_connect_timeout": 1.0,
+            "socket_timeout": 5.0,
+            # Not retried: a resent INCRBY after a lost reply would take quota twice. On a
+            # cluster this is the client-level retry; its node connections never retry.
+            "retry": Retry(NoBackoff(), 0),
+            "decode_responses": True,
+        }
+        self._client: Any = None
+        self._connect_lock = threading.Lock()
+        if cluster:
+            self._url, self._options = url, options
+        else:
+            self._client = redis.Redis.from_url(url, **options)
+
+    @property
+    def client(self) -> Any:
+        """The redis-py client; a cluster client is built (and connects) on first use."""
+        client = self._client
+        if client is None:
+            with self._connect_lock, unavailable_on_redis_errors():
+                if self._client is None:
+                    self._client = RedisCluster.from_url(self._url, **self._options)
+                client = self._client
+        return client
+
+    def _send(self, commands: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        """Send ``(key, command)`` pairs, each command naming only that key, in one batch (one
+        per node on a cluster); return their replies in order. The first error raises."""
+        client = self.client
+        with unavailable_on_redis_errors():
+            if not self.cluster:
+                pipe = client.pipeline(transaction=False)
+                for _, args in commands:
+                    pipe.execute_command(*args)
+                return list(pipe.execute())
+            # Each command is sent to the node its key's slot maps to in the client's table.
+            # Left to redis-py, the node of an EVAL would be found by a COMMAND GETKEYS round
+            # trip per script call.
+            stack = [
+                PipelineCommand(  # type: ignore[no-untyped-call]
+                    args, {"target_nodes": client.get_node_from_key(key)}, index
+                )
+                for index, (key, args) in enumerate(commands)
+            ]
+            # allow_redirections=False: redis-py would otherwise resend, one by one, commands
+            # whose connection failed, and a take its node had applied would be taken twice.
+            replies: list[Any] = client.pipeline(transaction=False).send_cluster_commands(
+                stack, raise_on_error=False, allow_redirections=False
+            )
+            for index, reply in enumerate(replies):
+                if isinstance(reply, AskError | TryAgainError):  # AskError includes MovedError
+                    # Refused unexecuted (slots moving, or a stale table): the client follows
+                    # the redirection and refreshes its table.
+                    replies[index] = client.execute_command(*commands[index][1])
+                elif isinstance(reply, Exception):
+                    raise reply
+            return replies
 
     def exchange(
         self, takes: list[QuotaTake], members: dict[str, list[str]], members_ttl: int
     ) -> list[bool]:
-        pipe = self.client.pipeline(transaction=False)
-        for take in takes:
-            pipe.execute_command(
-                "EVAL", TAKE_QUOTA_SCRIPT, 1, take.name, take.limit, take.amount, take.expire_at
+        commands: list[tuple[str, tuple[Any, ...]]] = [
+            (
+                take.name,
+                ("EVAL", TAKE_QUOTA_SCRIPT, 1, take.name, take.limit, take.amount, take.expire_at),
             )
+            for take in takes
+        ]
         for name, values in members.items():
-            pipe.execute_command("SADD", name, *values)
-            pipe.execute_command("EXPIRE", name, members_ttl)
-        with unavailable_on_redis_errors():
-            replies = pipe.execute()
+            commands.append((name, ("SADD", name, *values)))
+            commands.append((name, ("EXPIRE", name, members_ttl)))
+        replies = self._send(commands)
         return [bool(reply[0]) for reply in replies[: len(takes)]]
 
     def give_back(self, takes: list[QuotaTake]) -> None:
-        if not takes:
-            return
-        pipe = self.client.pipeline(transaction=False)
-        for take in takes:
-            pipe.execute_command("DECRBY", take.name, take.amount)
-        with unavailable_on_redis_errors():
-            pipe.execute()
+        if takes:
+            self._send(
+                [
+                    (take.name, ("EVAL", GIVE_BACK_SCRIPT, 1, take.name, take.amount))
+                    for take in takes
+                ]
+            )
 
     def set_members(self, name: str) -> set[str]:
+        client = self.client
         with unavailable_on_redis_errors():
-            return set(self.client.smembers(name))
+            return set(client.smembers(name))
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
 
 class InMemoryIngestStore(BaseIngestStore):
@@ -166,24 +250,26 @@ class InMemoryIngestStore(BaseIngestStore):
 
 
 _lock = threading.Lock()
-_stores: dict[str, BaseIngestStore] = {}
+_stores: dict[tuple[str, bool], BaseIngestStore] = {}
 
 
 def get_store() -> BaseIngestStore:
-    """The store for ``settings.REDIS_URL`` (in memory when it is empty), built once."""
+    """The store for ``settings.REDIS_URL`` (a Redis Cluster when ``settings.REDIS_CLUSTER``;
+    in memory when the URL is empty), built once."""
     url = settings.REDIS_URL or ""
-    store = _stores.get(url)
+    cluster = bool(getattr(settings, "REDIS_CLUSTER", False))
+    store = _stores.get((url, cluster))
     if store is None:
         with _lock:
-            store = _stores.get(url)
+            store = _stores.get((url, cluster))
             if store is None:
-                store = RedisIngestStore(url) if url else InMemoryIngestStore()
-                _stores[url] = store
+                store = RedisIngestStore(url, cluster=cluster) if url else InMemoryIngestStore()
+                _stores[(url, cluster)] = store
     return store
 
 
 def _reset_on_setting_change(*, setting: str, **kwargs: Any) -> None:
-    if setting == "REDIS_URL":
+    if setting in ("REDIS_URL", "REDIS_CLUSTER"):
         with _lock:
             for store in _stores.values():
                 if isinstance(store, RedisIngestStore):

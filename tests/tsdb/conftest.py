@@ -1,7 +1,7 @@
 """TSDB fixtures: every backend under test, each isolated by its own Redis key prefix.
 
 The Redis Cluster is private to the test session (three primaries started on free loopback
-ports, see ``tsdb_cluster.py``), started the first time a test asks for it.
+ports, see ``tests/redis_cluster.py``), started the first time a test asks for it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import redis
-from tsdb_cluster import RedisClusterNodes, running_cluster
+from redis_cluster import RedisClusterNodes, running_cluster
 
 from tsdb.base import BaseTSDB
 from tsdb.inmemory import InMemoryTSDB
