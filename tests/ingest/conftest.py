@@ -1,11 +1,15 @@
-"""Ingest fixtures: cold caches for every test and a DSN key in a fresh organization."""
+"""Ingest fixtures: cold caches for every test, a DSN key in a fresh organization, and the
+settings of a deployment on Redis Cluster (a three-primary cluster private to the session,
+see ``tests/redis_cluster.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from ingest_helpers import make_key
+from redis_cluster import RedisClusterNodes, running_cluster
 
 from ingest import outcomes, projectconfig
 from organizations.models import ProjectKey
@@ -24,3 +28,41 @@ def fresh_ingest_caches() -> Iterator[None]:
 @pytest.fixture
 def key(db: None) -> ProjectKey:
     return make_key()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterNodes]:
+    """A three-primary Redis Cluster on 127.0.0.1, stopped and deleted after the session."""
+    with running_cluster() as nodes:
+        yield nodes
+
+
+def delete_cluster_keys(nodes: RedisClusterNodes, prefix: str) -> None:
+    """Delete the keys under ``prefix`` on every node, one DEL per key (a node refuses a
+    DEL naming keys of different slots)."""
+    for port in nodes.ports:
+        client = nodes.node_client(port)
+        try:
+            pipe = client.pipeline(transaction=False)
+            for name in client.scan_iter(match=f"{prefix}*", count=1000):
+                pipe.delete(name)
+            pipe.execute()
+        finally:
+            client.close()
+
+
+@pytest.fixture
+def on_cluster(
+    settings: Any, redis_cluster: RedisClusterNodes, redis_prefix: str
+) -> Iterator[RedisClusterNodes]:
+    """The settings REDIS_CLUSTER=True and REDIS_URL=one node give (quotas, outcome sets and
+    the TSDB on the cluster), under this test's prefix; its keys are deleted afterwards."""
+    settings.REDIS_CLUSTER = True
+    settings.REDIS_URL = redis_cluster.url
+    settings.TSDB_OPTIONS = {
+        "url": redis_cluster.url,
+        "prefix": redis_prefix + "ts:",
+        "cluster": True,
+    }
+    yield redis_cluster
+    delete_cluster_keys(redis_cluster, redis_prefix)

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 from django.db import connection
@@ -139,15 +139,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def database_url() -> str:
+    """The URL of this test run's database as the test process reaches it (host, port, user
+    and password from the connection: ``postgres`` under docker compose, not 127.0.0.1)."""
+    database = connection.settings_dict
+    user = quote(database["USER"] or "", safe="")
+    password = f":{quote(database['PASSWORD'], safe='')}" if database["PASSWORD"] else ""
+    host = database["HOST"] or "127.0.0.1"
+    host = f"[{host}]" if ":" in host else quote(host, safe="")  # IPv6, or a socket directory
+    return (
+        f"postgres://{user}{password}@{host}:{database['PORT'] or 5432}/"
+        f"{quote(database['NAME'], safe='')}"
+    )
+
+
 @contextlib.contextmanager
 def gunicorn_server(redis_prefix: str, *, workers: int = 2) -> Iterator[str]:
     """The app under gunicorn on a free 127.0.0.1 port, on this test's database (use
-    ``transactional_db`` so its rows are committed) and Redis prefix. Yields the base URL."""
+    ``transactional_db`` so its rows are committed), Redis (or Redis Cluster, as the settings
+    say) and Redis prefix. Yields the base URL."""
     port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/" + connection.settings_dict["NAME"],
+        "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
+        "REDIS_CLUSTER": "True" if getattr(settings, "REDIS_CLUSTER", False) else "False",
         "TSDB_PREFIX": redis_prefix + "ts:",
         "QUOTAS_PREFIX": redis_prefix + "quota:",
         "DEBUG": "False",

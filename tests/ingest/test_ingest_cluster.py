@@ -1,0 +1,203 @@
+"""Ingest on Redis Cluster (REDIS_CLUSTER=True, REDIS_URL at one node): quotas and outcome sets
+work whichever node holds their keys, stay exact across processes, cost one batch per node
+touched, and a cluster that cannot be reached is a 503 that counts nothing."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import pytest
+import redis
+from django.test import Client
+from ingest_helpers import (
+    auth_headers,
+    event_envelope,
+    gunicorn_server,
+    http_post,
+    make_key,
+    outcome_totals,
+    post_envelope,
+    post_store,
+    same_everywhere,
+    totals,
+)
+from redis_cluster import RedisClusterNodes, running_cluster
+
+from organizations.models import Organization, ProjectKey
+
+CLOSED = "redis://127.0.0.1:1/0"
+SINGLE_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+def fresh_minute() -> None:
+    """Wait, if need be, so that the next few seconds fall in one 60 s quota window."""
+    left = 60 - time.time() % 60
+    if left < 5:
+        time.sleep(left + 0.05)
+
+
+def assert_unavailable(response: Any) -> None:
+    assert response.status_code == 503, response.content
+    assert int(response["Retry-After"]) >= 1
+    assert isinstance(response.json()["detail"], str)
+
+
+def counters_by_node(nodes: RedisClusterNodes, quotas_prefix: str) -> dict[str, int]:
+    """Every quota counter under the prefix -> the port of the node that holds it."""
+    found = {}
+    for port in nodes.ports:
+        client = nodes.node_client(port)
+        try:
+            for name in client.scan_iter(match=f"{quotas_prefix}[ko]:*", count=1000):
+                found[name] = port
+        finally:
+            client.close()
+    return found
+
+
+def test_it_refuses_events_past_a_key_limit_on_a_cluster(
+    client: Client, db: None, on_cluster: RedisClusterNodes
+) -> None:
+    fresh_minute()
+    key = make_key(rate_limit_count=3, rate_limit_window=60)
+    statuses = [post_envelope(client, key, event_envelope()).status_code for _ in range(10)]
+    assert statuses == [200] * 3 + [429] * 7
+    assert totals(key) == same_everywhere(10, 7, 0)
+    assert outcome_totals(key) == {
+        ("error", "accepted", None): 3,
+        ("error", "rate_limited", "key_quota"): 7,
+    }
+
+
+def test_an_organization_limit_spans_its_projects_on_a_cluster(
+    client: Client, db: None, on_cluster: RedisClusterNodes, settings: Any
+) -> None:
+    fresh_minute()
+    first = make_key()
+    organization = first.project.organization
+    Organization.objects.filter(pk=organization.pk).update(rate_limit_count=3, rate_limit_window=60)
+    second = ProjectKey.objects.create(
+        project=organization.projects.create(slug="second", name="Second")
+    )
+    statuses = [
+        post_envelope(client, key, event_envelope()).status_code
+        for _ in range(5)
+        for key in (first, second)
+    ]
+    assert statuses == [200] * 3 + [429] * 7
+    assert totals(first)["organization"] == (10, 7, 0)
+    assert totals(first)["project"] == (5, 3, 0)
+    assert totals(second)["project"] == (5, 4, 0)
+    assert outcome_totals(second) == {
+        ("error", "accepted", None): 1,
+        ("error", "rate_limited", "org_quota"): 4,
+    }
+    # The counter sits on the node that owns its slot, and holds exactly the accepted events.
+    counters = counters_by_node(on_cluster, settings.QUOTAS_PREFIX)
+    assert len(counters) == 1
+    (name, port), *_ = counters.items()
+    node = on_cluster.node_client(port)
+    try:
+        assert node.get(name) == "3"
+    finally:
+        node.close()
+
+
+def test_quotas_are_exact_across_processes_and_threads_on_a_cluster(
+    transactional_db: None, on_cluster: RedisClusterNodes, redis_prefix: str
+) -> None:
+    key = make_key(rate_limit_count=100, rate_limit_window=3600)
+    statuses: list[int] = []
+    lock = threading.Lock()
+    path = f"/api/{key.project_id}/envelope/"
+    headers = {"X-Sentry-Auth": auth_headers(key)["HTTP_X_SENTRY_AUTH"]}
+
+    with gunicorn_server(redis_prefix) as base_url:
+
+        def sender() -> None:
+            for _ in range(25):
+                status, _, _ = http_post(base_url, path, event_envelope(), headers)
+                with lock:
+                    statuses.append(status)
+
+        threads = [threading.Thread(target=sender) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert statuses.count(200) == 100
+    assert statuses.count(429) == 100
+    assert totals(key) == same_everywhere(200, 100, 0)
+
+
+@pytest.fixture
+def sends_by_port(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The port of every packet of commands this process sends to Redis: one packet is one
+    batch, whose replies are read after it (a round trip)."""
+    ports: list[int] = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def recording(self: Any, command: Any, check_health: bool = True) -> None:
+        ports.append(self.port)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", recording)
+    return ports
+
+
+def test_a_warm_request_sends_one_batch_to_each_node_holding_its_quotas(
+    client: Client,
+    db: None,
+    on_cluster: RedisClusterNodes,
+    settings: Any,
+    redis_prefix: str,
+    sends_by_port: list[int],
+) -> None:
+    # The TSDB on the single Redis, so that every packet sent to the cluster is the store's.
+    settings.TSDB_OPTIONS = {"url": SINGLE_REDIS_URL, "prefix": redis_prefix + "ts:"}
+    key = make_key(rate_limit_count=1000, rate_limit_window=3600)
+    Organization.objects.filter(pk=key.project.organization_id).update(
+        rate_limit_count=1000, rate_limit_window=3600
+    )
+    assert post_envelope(client, key, event_envelope()).status_code == 200
+    counters = counters_by_node(on_cluster, settings.QUOTAS_PREFIX)
+    assert len(counters) == 2  # the key's and the organization's
+    for body in (event_envelope(), event_envelope({"message": "two"})):
+        sends_by_port.clear()
+        assert post_envelope(client, key, body).status_code == 200
+        to_cluster = sorted(port for port in sends_by_port if port in on_cluster.ports)
+        assert to_cluster == sorted(set(counters.values()))
+    assert totals(key) == same_everywhere(3)
+
+
+@pytest.mark.parametrize("quota", [None, 100])
+def test_a_cluster_down_from_the_start_is_503_and_counts_nothing(
+    client: Client, db: None, on_cluster: RedisClusterNodes, settings: Any, quota: int | None
+) -> None:
+    key = make_key(rate_limit_count=quota, rate_limit_window=60 if quota else None)
+    settings.REDIS_URL = CLOSED  # quotas and outcome sets; the TSDB stays on the cluster
+    assert_unavailable(post_envelope(client, key, event_envelope()))
+    assert_unavailable(post_store(client, key, {"message": "m"}))
+    settings.REDIS_URL = on_cluster.url
+    assert totals(key) == same_everywhere(0)
+    assert outcome_totals(key) == {}
+    assert post_envelope(client, key, event_envelope()).status_code == 200
+    assert totals(key) == same_everywhere(1)
+
+
+def test_a_cluster_that_goes_down_while_serving_is_503_and_counts_nothing(
+    client: Client, db: None, on_cluster: RedisClusterNodes, settings: Any
+) -> None:
+    key = make_key(rate_limit_count=100, rate_limit_window=3600)
+    with running_cluster() as quota_nodes:
+        # Quotas and outcome sets on a second cluster, stopped after two events.
+        settings.REDIS_URL = quota_nodes.url
+        for _ in range(2):
+            assert post_envelope(client, key, event_envelope()).status_code == 200
+    for _ in range(2):
+        assert_unavailable(post_envelope(client, key, event_envelope()))
+        assert_unavailable(post_store(client, key, {"message": "m"}))
+    assert totals(key) == same_everywhere(2)
