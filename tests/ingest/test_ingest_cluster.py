@@ -24,8 +24,9 @@ from ingest_helpers import (
     same_everywhere,
     totals,
 )
-from redis_cluster import RedisClusterNodes, running_cluster
+from redis_cluster import HOST, RedisClusterNodes, running_cluster
 
+from ingest.store import QuotaTake, get_store
 from organizations.models import Organization, ProjectKey
 
 CLOSED = "redis://127.0.0.1:1/0"
@@ -201,3 +202,47 @@ def test_a_cluster_that_goes_down_while_serving_is_503_and_counts_nothing(
         assert_unavailable(post_envelope(client, key, event_envelope()))
         assert_unavailable(post_store(client, key, {"message": "m"}))
     assert totals(key) == same_everywhere(2)
+
+
+def test_a_quota_stays_exact_when_its_slot_moves_to_another_node(
+    client: Client, db: None, on_cluster: RedisClusterNodes, settings: Any
+) -> None:
+    key = make_key(rate_limit_count=2, rate_limit_window=3600)
+    with running_cluster() as quota_nodes:
+        settings.REDIS_URL = quota_nodes.url  # the TSDB stays on the session's cluster
+        assert post_envelope(client, key, event_envelope()).status_code == 200
+        ((name, source),) = counters_by_node(quota_nodes, settings.QUOTAS_PREFIX).items()
+        target = next(port for port in quota_nodes.ports if port != source)
+        nodes = {port: quota_nodes.node_client(port) for port in quota_nodes.ports}
+        try:
+            # Move the counter's slot as redis-cli --cluster reshard does; the store's slot
+            # table still names the old node, which now answers MOVED.
+            slot = nodes[source].cluster("KEYSLOT", name)
+            ids = {port: nodes[port].cluster("MYID") for port in nodes}
+            nodes[target].cluster("SETSLOT", slot, "IMPORTING", ids[source])
+            nodes[source].cluster("SETSLOT", slot, "MIGRATING", ids[target])
+            nodes[source].execute_command("MIGRATE", HOST, target, "", 0, 5000, "KEYS", name)
+            for node in nodes.values():
+                node.cluster("SETSLOT", slot, "NODE", ids[target])
+            assert post_envelope(client, key, event_envelope()).status_code == 200
+            assert post_envelope(client, key, event_envelope()).status_code == 429
+            assert counters_by_node(quota_nodes, settings.QUOTAS_PREFIX) == {name: target}
+            assert nodes[target].get(name) == "2"
+        finally:
+            for node in nodes.values():
+                node.close()
+    assert totals(key) == same_everywhere(3, 1, 0)
+
+
+def test_it_gives_nothing_back_to_a_counter_whose_window_has_ended(
+    db: None, on_cluster: RedisClusterNodes, settings: Any
+) -> None:
+    # A take granted just before its window ends, given back just after: the counter is gone,
+    # and giving back must not leave a negative counter that never expires.
+    store = get_store()
+    take = QuotaTake(
+        name=f"{settings.QUOTAS_PREFIX}k:1:60:0", limit=5, amount=2, expire_at=int(time.time()) - 1
+    )
+    assert store.exchange([take], {}, 60) == [True]
+    store.give_back([take])
+    assert counters_by_node(on_cluster, settings.QUOTAS_PREFIX) == {}
