@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from redis_cluster import RedisClusterNodes, running_cluster
 
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
@@ -52,3 +53,12 @@ def redis_prefix(settings, redis_client: redis.Redis) -> Iterator[str]:
     settings.REDIS_URL = REDIS_URL
     yield prefix
     delete_prefix(redis_client, prefix)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterNodes]:
+    """A three-primary Redis Cluster on free 127.0.0.1 ports, started the first time a test
+    asks for it (once per run, shared by the TSDB and ingest tests), stopped and deleted after
+    the session."""
+    with running_cluster() as nodes:
+        yield nodes

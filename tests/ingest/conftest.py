@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from ingest_helpers import make_key
-from redis_cluster import RedisClusterNodes, running_cluster
+from redis_cluster import RedisClusterNodes
 
 from ingest import outcomes, projectconfig
 from organizations.models import ProjectKey
@@ -28,13 +28,6 @@ def fresh_ingest_caches() -> Iterator[None]:
 @pytest.fixture
 def key(db: None) -> ProjectKey:
     return make_key()
-
-
-@pytest.fixture(scope="session")
-def redis_cluster() -> Iterator[RedisClusterNodes]:
-    """A three-primary Redis Cluster on 127.0.0.1, stopped and deleted after the session."""
-    with running_cluster() as nodes:
-        yield nodes
 
 
 def delete_cluster_keys(nodes: RedisClusterNodes, prefix: str) -> None:

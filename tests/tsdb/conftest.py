@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import redis
-from redis_cluster import RedisClusterNodes, running_cluster
+from redis_cluster import RedisClusterNodes
 
 from tsdb.base import BaseTSDB
 from tsdb.inmemory import InMemoryTSDB
@@ -105,13 +105,6 @@ def counting_tsdb(tsdb_prefix: str) -> Iterator[RedisTSDB]:
 def sent_batches(counting_tsdb: RedisTSDB) -> list[list[tuple[Any, ...]]]:
     """What ``counting_tsdb`` sent to Redis: one list of commands per round trip."""
     return CountingConnection.batches
-
-
-@pytest.fixture(scope="session")
-def redis_cluster() -> Iterator[RedisClusterNodes]:
-    """A three-primary Redis Cluster on 127.0.0.1, stopped and deleted after the session."""
-    with running_cluster() as nodes:
-        yield nodes
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 from redis.cluster import RedisCluster
-from tsdb_cluster import RedisClusterNodes
+from redis_cluster import RedisClusterNodes
 
 from tsdb.base import TSDBModel, TSDBUnavailable
 from tsdb.inmemory import InMemoryTSDB

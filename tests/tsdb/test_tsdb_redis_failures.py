@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
-from tsdb_cluster import free_ports
+from redis_cluster import free_ports
 
 from tsdb.base import TSDBModel, TSDBUnavailable
 from tsdb.redis import RedisTSDB

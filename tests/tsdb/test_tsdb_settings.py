@@ -12,7 +12,7 @@ import pytest
 import redis
 from django.core.exceptions import ImproperlyConfigured
 from redis.cluster import RedisCluster
-from tsdb_cluster import RedisClusterNodes
+from redis_cluster import RedisClusterNodes
 
 import tsdb
 from tsdb.base import DEFAULT_ROLLUPS, TSDBModel
