@@ -18,7 +18,6 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -27,9 +26,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
+from live_server import database_url, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -43,12 +43,6 @@ def environment(**variables: str) -> dict[str, str]:
     env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
     env.update(variables)
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -352,19 +346,12 @@ def redis_down_url(
     django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The app under gunicorn on this run's test database, with REDIS_URL on a closed port."""
-    from django.db import connection
 
-    database = connection.settings_dict
-    user = quote(database["USER"] or "", safe="")
-    password = f":{quote(database['PASSWORD'], safe='')}" if database["PASSWORD"] else ""
     port = free_port()
     env = environment(
         DEBUG="False",
         SECRET_KEY=uuid.uuid4().hex + uuid.uuid4().hex,
-        DATABASE_URL=(
-            f"postgres://{user}{password}@{database['HOST'] or '127.0.0.1'}:"
-            f"{database['PORT'] or 5432}/{database['NAME']}"
-        ),
+        DATABASE_URL=database_url(),
         REDIS_URL="redis://127.0.0.1:1/0",
         PUBLIC_URL=f"http://127.0.0.1:{port}",
     )

@@ -14,11 +14,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import connection
 from django.test import Client
+from live_server import database_url, free_port
 
 import tsdb
 from ingest.selectors import outcome_combinations_get
@@ -131,26 +131,6 @@ def outcome_totals(key: ProjectKey) -> dict[tuple[str, str, str | None], int]:
 # -- a live server under gunicorn ---------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def database_url() -> str:
-    """The URL of this test run's database as the test process reaches it (host, port, user
-    and password from the connection: ``postgres`` under docker compose, not 127.0.0.1)."""
-    database = connection.settings_dict
-    user = quote(database["USER"] or "", safe="")
-    password = f":{quote(database['PASSWORD'], safe='')}" if database["PASSWORD"] else ""
-    host = database["HOST"] or "127.0.0.1"
-    host = f"[{host}]" if ":" in host else quote(host, safe="")  # IPv6, or a socket directory
-    return (
-        f"postgres://{user}{password}@{host}:{database['PORT'] or 5432}/"
-        f"{quote(database['NAME'], safe='')}"
-    )
 
 
 @contextlib.contextmanager

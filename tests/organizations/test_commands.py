@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 from api_helpers import authenticate
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
+from live_server import database_url
 
 import tsdb
 from organizations.models import (
@@ -108,14 +108,7 @@ def test_createorg_refuses_a_bad_owner_username() -> None:
 
 
 def test_createorg_exits_nonzero_with_a_clear_message_from_the_shell() -> None:
-    database = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
-            f"{database['NAME']}"
-        ),
-    }
+    env = {**os.environ, "DATABASE_URL": database_url()}
     result = subprocess.run(
         [sys.executable, "manage.py", "createorg", "Not A Slug"],
         cwd=BASE_DIR,
