@@ -19,20 +19,7 @@ from organizations.models import (
 from organizations.scopes import DEFAULT_TOKEN_SCOPES, SCOPE_CHOICES
 
 
-class RateLimitFormMixin(forms.ModelForm):
-    """A rate limit is a count and a window together, or neither."""
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        count = cleaned.get("rate_limit_count")
-        window = cleaned.get("rate_limit_window")
-        if (count is None) != (window is None) and not self.errors:
-            missing = "rate_limit_window" if window is None else "rate_limit_count"
-            self.add_error(missing, "Give both the count and the window, or neither.")
-        return cleaned
-
-
-class OrganizationForm(RateLimitFormMixin):
+class OrganizationForm(forms.ModelForm):
     class Meta:
         model = Organization
         fields = [
@@ -48,7 +35,7 @@ class OrganizationForm(RateLimitFormMixin):
         ]
 
 
-class ProjectKeyForm(RateLimitFormMixin):
+class ProjectKeyForm(forms.ModelForm):
     class Meta:
         model = ProjectKey
         fields = [

@@ -8,6 +8,7 @@ import secrets
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -27,16 +28,10 @@ class OrganizationStatus(models.TextChoices):
     DELETION_IN_PROGRESS = "deletion_in_progress", "Deletion in progress"
 
 
-class Organization(models.Model):
-    slug = models.CharField(max_length=50, unique=True, validators=[slug_validator])
-    name = models.CharField(max_length=64)
-    status = models.CharField(
-        max_length=32, choices=OrganizationStatus.choices, default=OrganizationStatus.ACTIVE
-    )
-    is_early_adopter = models.BooleanField(default=False)
-    require_2fa = models.BooleanField("require 2FA", default=False)
-    require_email_verification = models.BooleanField(default=False)
-    # Optional organization-wide ingest quota: N error events per W seconds, all projects.
+class RateLimited(models.Model):
+    """An optional ingest quota: `rate_limit_count` error events per `rate_limit_window`
+    seconds (an organization's across all its projects, or one DSN key's). Both or neither."""
+
     rate_limit_count = models.PositiveIntegerField(
         null=True, blank=True, help_text="Error events allowed per window (empty: no limit)."
     )
@@ -46,6 +41,26 @@ class Organization(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Window length in seconds.",
     )
+
+    class Meta:
+        abstract = True
+
+    def clean(self) -> None:
+        super().clean()
+        if (self.rate_limit_count is None) != (self.rate_limit_window is None):
+            missing = "rate_limit_window" if self.rate_limit_window is None else "rate_limit_count"
+            raise ValidationError({missing: "Give both the count and the window, or neither."})
+
+
+class Organization(RateLimited):
+    slug = models.CharField(max_length=50, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=64)
+    status = models.CharField(
+        max_length=32, choices=OrganizationStatus.choices, default=OrganizationStatus.ACTIVE
+    )
+    is_early_adopter = models.BooleanField(default=False)
+    require_2fa = models.BooleanField("require 2FA", default=False)
+    require_email_verification = models.BooleanField(default=False)
     date_created = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -122,8 +137,8 @@ def generate_public_key() -> str:
     return secrets.token_hex(16)
 
 
-class ProjectKey(models.Model):
-    """A DSN key: `http://<public_key>@<host>/<project_id>`."""
+class ProjectKey(RateLimited):
+    """A DSN key: `http://<public_key>@<host>/<project_id>`, with an optional quota."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="keys")
     label = models.CharField(max_length=64, blank=True, default="Default")
@@ -135,16 +150,6 @@ class ProjectKey(models.Model):
     )
     secret_key = models.CharField(max_length=32, blank=True, default=generate_public_key)
     is_active = models.BooleanField(default=True)
-    # Optional per-key quota: N error events per W seconds.
-    rate_limit_count = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Error events allowed per window (empty: no limit)."
-    )
-    rate_limit_window = models.PositiveIntegerField(
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(1)],
-        help_text="Window length in seconds.",
-    )
     date_created = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -161,8 +161,6 @@ def project_key_create(
     rate_limit_window: int | None = None,
 ) -> ProjectKey:
     """A new active DSN key for `project`, optionally limited to `count` events per `window` s."""
-    if (rate_limit_count is None) != (rate_limit_window is None):
-        raise ValidationError("Give both the rate limit count and its window, or neither.")
     key = ProjectKey(
         project=project,
         label=label,

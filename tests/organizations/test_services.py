@@ -163,3 +163,12 @@ def test_a_revoked_token_no_longer_authenticates(alice: Any) -> None:
     assert services.token_revoke(token=token) is False
     with pytest.raises(exceptions.AuthenticationFailed, match="Invalid token"):
         authenticate(plaintext)
+
+
+def test_it_refuses_a_key_rate_limit_without_its_window(acme: Organization) -> None:
+    project = services.project_create(organization=acme, slug="half-limited")
+
+    with pytest.raises(ValidationError, match="Give both the count and the window"):
+        services.project_key_create(project=project, rate_limit_count=5)
+
+    assert project.keys.count() == 1
