@@ -49,7 +49,6 @@ class OrganizationMemberInline(admin.TabularInline):
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    form = forms.OrganizationForm
     list_display = ["slug", "name", "status", "project_count", "member_count", "date_created"]
     list_filter = ["status", "is_early_adopter"]
     search_fields = ["slug", "name"]
@@ -91,7 +90,6 @@ class KeyDsnMixin:
 
 class ProjectKeyInline(KeyDsnMixin, admin.TabularInline):
     model = ProjectKey
-    form = forms.ProjectKeyForm
     fields = ["label", "dsn", "is_active", "rate_limit_count", "rate_limit_window"]
     readonly_fields = ["dsn"]
     extra = 0
@@ -120,7 +118,6 @@ class ProjectAdmin(admin.ModelAdmin):
 
 @admin.register(ProjectKey)
 class ProjectKeyAdmin(KeyDsnMixin, admin.ModelAdmin):
-    form = forms.ProjectKeyForm
     list_display = ["dsn", "project", "label", "is_active", "rate_limit"]
     list_filter = ["is_active", "project__organization"]
     search_fields = ["public_key", "label", "project__slug", "project__organization__slug"]

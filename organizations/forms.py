@@ -1,4 +1,5 @@
-"""Admin forms: cross-field checks the models cannot express, and the token-creation forms."""
+"""Admin forms: checks across related objects (teams of the right organization) and the
+token-creation forms. A rate limit's count-and-window rule lives in the model (RateLimited)."""
 
 from __future__ import annotations
 
@@ -14,38 +15,8 @@ from organizations.models import (
     OrganizationMember,
     OrgAuthToken,
     Project,
-    ProjectKey,
 )
 from organizations.scopes import DEFAULT_TOKEN_SCOPES, SCOPE_CHOICES
-
-
-class OrganizationForm(forms.ModelForm):
-    class Meta:
-        model = Organization
-        fields = [
-            "slug",
-            "name",
-            "status",
-            "is_early_adopter",
-            "require_2fa",
-            "require_email_verification",
-            "rate_limit_count",
-            "rate_limit_window",
-            "date_created",
-        ]
-
-
-class ProjectKeyForm(forms.ModelForm):
-    class Meta:
-        model = ProjectKey
-        fields = [
-            "project",
-            "label",
-            "secret_key",
-            "is_active",
-            "rate_limit_count",
-            "rate_limit_window",
-        ]
 
 
 def check_teams_in_organization(form: forms.ModelForm, organization: Organization | None) -> None:
