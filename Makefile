@@ -27,14 +27,13 @@ run: $(VENV)/.runtime-installed var/secret_key
 	STATSAPI_EMBEDDED=True SECRET_KEY="$$(cat var/secret_key)" $(BIN)/python manage.py migrate --noinput -v 0
 	STATSAPI_EMBEDDED=True SECRET_KEY="$$(cat var/secret_key)" exec $(BIN)/gunicorn -c statsapi/gunicorn_embedded.py statsapi.wsgi:application
 
-test: $(VENV)/.dev-installed
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict tsdb
+test: lint
 	$(BIN)/pytest
 
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy --strict tsdb
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict tsdb
 
 fmt: $(VENV)/.dev-installed
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .

@@ -19,6 +19,10 @@ import sys
 from io import StringIO
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
+from statsapi.env import env_bool
+
 
 def _public_url_for(address: str) -> str | None:
     """http://host:port of a TCP bind address (0.0.0.0 and [::] reached as 127.0.0.1)."""
@@ -37,6 +41,13 @@ def _threads() -> int:
     return int(raw)
 
 
+def _demo_enabled() -> bool:
+    try:
+        return env_bool("STATSAPI_DEMO", True)
+    except ImproperlyConfigured as exc:
+        sys.exit(str(exc))
+
+
 bind = [os.environ.get("STATSAPI_BIND", "127.0.0.1:8000")]
 # Read by the settings in the worker, which inherits this environment.
 if "PUBLIC_URL" not in os.environ and (public_url := _public_url_for(bind[0])):
@@ -44,6 +55,7 @@ if "PUBLIC_URL" not in os.environ and (public_url := _public_url_for(bind[0])):
 workers = 1
 worker_class = "gthread"
 threads = _threads()
+demo = _demo_enabled()
 reload = False
 preload_app = False
 timeout = 60
@@ -54,13 +66,9 @@ errorlog = "-"
 control_socket_disable = True
 
 
-def _demo_enabled() -> bool:
-    return os.environ.get("STATSAPI_DEMO", "True").strip().lower() not in {"0", "false", "no"}
-
-
 def post_worker_init(worker: Any) -> None:
     """Seed the demo inside the serving worker and print how to try it."""
-    if not _demo_enabled():
+    if not demo:
         return
     from django.core.management import CommandError, call_command
 

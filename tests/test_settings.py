@@ -395,7 +395,8 @@ def test_env_example_lists_every_variable_the_server_reads() -> None:
 # --- docker-compose.yml and Dockerfile ----------------------------------------------------------
 
 
-def compose(*args: str) -> subprocess.CompletedProcess[str]:
+def compose(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    """docker-compose with SECRET_KEY set (the compose file requires it) unless overridden."""
     executable = shutil.which("docker-compose")
     if executable is None:
         pytest.fail(
@@ -404,7 +405,7 @@ def compose(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [executable, "--profile", "tests", "-f", str(ROOT / "docker-compose.yml"), *args],
         cwd=ROOT,
-        env=environment(),
+        env=environment(**{"SECRET_KEY": "compose-test-secret", **variables}),
         capture_output=True,
         text=True,
         timeout=60,
@@ -425,6 +426,13 @@ def test_docker_compose_accepts_the_compose_file() -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
+
+
+def test_docker_compose_refuses_to_start_without_a_secret_key() -> None:
+    result = compose("config", "-q", SECRET_KEY="")
+
+    assert result.returncode != 0
+    assert "Set SECRET_KEY to a long random string" in result.stderr
 
 
 @pytest.mark.parametrize("service", ["postgres", "redis", "web"])
