@@ -229,6 +229,7 @@ BAD_VALUES = [
     ("INGEST_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local", "'proxy.local' is not an IP address"),
     ("INGEST_CONFIG_CACHE_TTL", "60", "INGEST_CONFIG_CACHE_TTL must be between 0 and 10"),
     ("INGEST_MAX_EVENT_BYTES", "1MB", "INGEST_MAX_EVENT_BYTES must be an integer"),
+    ("LOG_LEVEL", "loud", "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL"),
 ]
 
 
