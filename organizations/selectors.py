@@ -244,15 +244,14 @@ def project_key_stats_get(
     *, key: ProjectKey, start: datetime, end: datetime, rollup: int
 ) -> list[dict[str, int]]:
     """Per bucket: `total`, `dropped`, `filtered` (the key's received, rejected and
-    blacklisted counts) and `accepted = total - dropped - filtered`."""
-    total, dropped, filtered = (
-        stats_series_get(model=model, keys=[key.pk], start=start, end=end, rollup=rollup)[key.pk]
-        for model in (
-            TSDBModel.key_total_received,
-            TSDBModel.key_total_rejected,
-            TSDBModel.key_total_blacklisted,
-        )
+    blacklisted counts, read together) and `accepted = total - dropped - filtered`."""
+    models = (
+        TSDBModel.key_total_received,
+        TSDBModel.key_total_rejected,
+        TSDBModel.key_total_blacklisted,
     )
+    series = tsdb.backend.get_range_multi(models, [key.pk], start, end, rollup=rollup)
+    total, dropped, filtered = (series[model][key.pk] for model in models)
     return [
         {
             "ts": ts,

@@ -5,7 +5,8 @@ A backend stores integer counters in buckets. Each rollup ``(seconds, samples)``
 ``b + r * samples``. Everything that is arithmetic (bucket normalisation, the series for a
 window, the optimal rollup, derived resolutions, point caps, retention) lives here, once.
 A backend implements two storage primitives, ``_write`` and ``_read``, plus ``validate`` and
-``flush``; it may override a derived method only to make it faster.
+``flush``; it may override a derived method only to make it faster (``_read_multi``, several
+models in one read, is derived from ``_read``).
 
 Timestamps going in are aware ``datetime`` objects (any zone; they are converted to UTC) or
 Unix epoch seconds as ``int``/``float``. A naive ``datetime`` is refused with ``ValueError``:
@@ -238,6 +239,14 @@ class BaseTSDB:
         one column per bucket, 0 where nothing is stored."""
         raise NotImplementedError
 
+    def _read_multi(
+        self, models: list[int], rollup: int, buckets: list[int], fields: list[str]
+    ) -> list[list[list[int]]]:
+        """``_read`` for several models at once: one block of rows per model, in ``models``
+        order. This default calls ``_read`` once per model; a backend whose ``_read`` costs a
+        round trip overrides it to read every model in one."""
+        return [self._read(model, rollup, buckets, fields) for model in models]
+
     def validate(self) -> None:
         """Check that the store is reachable; raise TSDBUnavailable if not."""
         raise NotImplementedError
@@ -455,13 +464,15 @@ class BaseTSDB:
 
     def _get_counts(
         self,
-        model: TSDBModel,
+        models: Iterable[TSDBModel],
         keys: Iterable[K],
         start: Timestamp,
         end: Timestamp,
         rollup: int | None,
-    ) -> tuple[list[int], dict[K, list[int]]]:
-        model = TSDBModel(model)
+    ) -> tuple[list[int], dict[TSDBModel, dict[K, list[int]]]]:
+        """The window's bucket timestamps, and per model and key one count per bucket. The
+        window, its rollup and the retention are worked out once for every model."""
+        model_list = list(dict.fromkeys(TSDBModel(model) for model in models))
         keys = list(dict.fromkeys(keys))
         now = self.now()
         if rollup is None:
@@ -473,16 +484,35 @@ class BaseTSDB:
         series = list(range(first, last + 1, rollup))
         begin = max(first, self.oldest_kept_bucket(source, now))
         buckets = list(range(begin, last + rollup, source))
-        if not keys:
-            return series, {}
+        if not keys or not model_list:
+            return series, {model: {} for model in model_list}
         if not buckets:
-            return series, {key: [0] * points for key in keys}
-        rows = self._read(model, source, buckets, [str(key) for key in keys])
+            return series, {model: {key: [0] * points for key in keys} for model in model_list}
+        fields = [str(key) for key in keys]
+        blocks = self._read_multi([int(model) for model in model_list], source, buckets, fields)
+        return series, {
+            model: self._align(keys, rows, first, points, rollup, source, buckets)
+            for model, rows in zip(model_list, blocks, strict=True)
+        }
+
+    @staticmethod
+    def _align(
+        keys: list[K],
+        rows: list[list[int]],
+        first: int,
+        points: int,
+        rollup: int,
+        source: int,
+        buckets: list[int],
+    ) -> dict[K, list[int]]:
+        """Rows read from ``buckets`` of kept rollup ``source`` as ``points`` counts per key at
+        ``rollup``: zeros in front for buckets past retention, source buckets summed into the
+        coarser bucket holding them."""
         if source == rollup:
             if len(buckets) == points:
-                return series, dict(zip(keys, rows, strict=True))
+                return dict(zip(keys, rows, strict=True))
             pad = [0] * (points - len(buckets))
-            return series, {key: pad + row for key, row in zip(keys, rows, strict=True)}
+            return {key: pad + row for key, row in zip(keys, rows, strict=True)}
         slots = [(bucket - first) // rollup for bucket in buckets]
         counts: dict[K, list[int]] = {}
         for key, row in zip(keys, rows, strict=True):
@@ -490,7 +520,7 @@ class BaseTSDB:
             for slot, value in zip(slots, row, strict=True):
                 summed[slot] += value
             counts[key] = summed
-        return series, counts
+        return counts
 
     def get_range(
         self,
@@ -509,8 +539,29 @@ class BaseTSDB:
         as 0 and are not fetched. Raises ValueError for a bad rollup or ``start > end``,
         TSDBLimitExceeded past the point caps, TSDBUnavailable when the store is down.
         """
-        series, counts = self._get_counts(model, keys, start, end, rollup)
-        return {key: list(zip(series, row, strict=True)) for key, row in counts.items()}
+        series, counts = self._get_counts((model,), keys, start, end, rollup)
+        return {key: list(zip(series, row, strict=True)) for key, row in counts[model].items()}
+
+    def get_range_multi(
+        self,
+        models: Iterable[TSDBModel],
+        keys: Iterable[K],
+        start: Timestamp,
+        end: Timestamp,
+        rollup: int | None = None,
+    ) -> dict[TSDBModel, dict[K, list[tuple[int, int]]]]:
+        """``get_range`` of the same keys and window for several models in one read:
+        ``{model: {key: [(bucket_ts, count), ...]}}``, one entry per distinct model.
+
+        Every series of every model has the same timestamps: the window, its rollup (``None``
+        picks ``get_optimal_rollup`` once, for all of them) and the retention are worked out
+        once. Same errors as ``get_range``.
+        """
+        series, counts = self._get_counts(models, keys, start, end, rollup)
+        return {
+            model: {key: list(zip(series, row, strict=True)) for key, row in rows.items()}
+            for model, rows in counts.items()
+        }
 
     def get_sums(
         self,
@@ -521,5 +572,5 @@ class BaseTSDB:
         rollup: int | None = None,
     ) -> dict[K, int]:
         """Total per key over the window: the sum of ``get_range``'s counts, same arguments."""
-        _, counts = self._get_counts(model, keys, start, end, rollup)
-        return {key: sum(row) for key, row in counts.items()}
+        _, counts = self._get_counts((model,), keys, start, end, rollup)
+        return {key: sum(row) for key, row in counts[model].items()}
