@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -14,7 +14,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from organizations.models import BaseToken
+from organizations.scopes import DEFAULT_TOKEN_SCOPES
 from organizations.services import validation_message
+
+Owner = TypeVar("Owner")
 
 
 @contextmanager
@@ -44,6 +47,33 @@ def write_new_token(
         "Copy it now; it cannot be shown again:"
     )
     command.stdout.write(plaintext)
+
+
+def create_token_command(
+    command: BaseCommand,
+    *,
+    find_owner: Callable[[], Owner | None],
+    missing: str,
+    create: Callable[..., tuple[BaseToken, str]],
+    description: str,
+    scopes: list[str] | None,
+    name: str,
+    expires_in: int | None,
+) -> None:
+    """What both token commands do, in one transaction: look the owner up (`missing` is the
+    CommandError when there is none), call `create(owner, scopes=, name=, expires_at=)`
+    (scopes default to DEFAULT_TOKEN_SCOPES), then print the token (`write_new_token`)."""
+    with command_transaction():
+        owner = find_owner()
+        if owner is None:
+            raise CommandError(missing)
+        token, plaintext = create(
+            owner,
+            scopes=scopes or DEFAULT_TOKEN_SCOPES,
+            name=name,
+            expires_at=expires_at_from(expires_in),
+        )
+    write_new_token(command, description, token, plaintext)
 
 
 def positive_int(name: str) -> Callable[[str], int]:

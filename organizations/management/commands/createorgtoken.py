@@ -7,16 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from organizations.management.commands._common import (
-    add_scope_arguments,
-    command_transaction,
-    expires_at_from,
-    write_new_token,
-)
+from organizations.management.commands._common import add_scope_arguments, create_token_command
 from organizations.models import Organization
-from organizations.scopes import DEFAULT_TOKEN_SCOPES
 from organizations.services import org_token_create
 
 
@@ -36,15 +30,15 @@ class Command(BaseCommand):
         expires_in: int | None,
         **options: Any,
     ) -> None:
-        with command_transaction():
-            organization = Organization.objects.filter(slug=org_slug).first()
-            if organization is None:
-                raise CommandError(f"Organization {org_slug!r} does not exist.")
-            expires_at = expires_at_from(expires_in)
-            token, plaintext = org_token_create(
-                organization=organization,
-                scopes=scopes or DEFAULT_TOKEN_SCOPES,
-                name=name,
-                expires_at=expires_at,
-            )
-        write_new_token(self, f"Organization token for {org_slug}", token, plaintext)
+        create_token_command(
+            self,
+            find_owner=lambda: Organization.objects.filter(slug=org_slug).first(),
+            missing=f"Organization {org_slug!r} does not exist.",
+            create=lambda organization, **fields: org_token_create(
+                organization=organization, **fields
+            ),
+            description=f"Organization token for {org_slug}",
+            scopes=scopes,
+            name=name,
+            expires_in=expires_in,
+        )

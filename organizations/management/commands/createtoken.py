@@ -8,15 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from organizations.management.commands._common import (
-    add_scope_arguments,
-    command_transaction,
-    expires_at_from,
-    write_new_token,
-)
-from organizations.scopes import DEFAULT_TOKEN_SCOPES
+from organizations.management.commands._common import add_scope_arguments, create_token_command
 from organizations.services import api_token_create
 
 
@@ -36,15 +30,13 @@ class Command(BaseCommand):
         expires_in: int | None,
         **options: Any,
     ) -> None:
-        with command_transaction():
-            user = get_user_model().objects.filter(username=username).first()
-            if user is None:
-                raise CommandError(f"User {username!r} does not exist.")
-            expires_at = expires_at_from(expires_in)
-            token, plaintext = api_token_create(
-                user=user,
-                scopes=scopes or DEFAULT_TOKEN_SCOPES,
-                name=name,
-                expires_at=expires_at,
-            )
-        write_new_token(self, f"Personal token for {username}", token, plaintext)
+        create_token_command(
+            self,
+            find_owner=lambda: get_user_model().objects.filter(username=username).first(),
+            missing=f"User {username!r} does not exist.",
+            create=lambda user, **fields: api_token_create(user=user, **fields),
+            description=f"Personal token for {username}",
+            scopes=scopes,
+            name=name,
+            expires_in=expires_in,
+        )
