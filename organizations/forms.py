@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from organizations.models import (
@@ -17,19 +18,18 @@ from organizations.models import (
     Project,
 )
 from organizations.scopes import DEFAULT_TOKEN_SCOPES, SCOPE_CHOICES
+from organizations.services import teams_check
 
 
 def check_teams_in_organization(form: forms.ModelForm, organization: Organization | None) -> None:
+    """The form's `teams` error when one belongs to another organization (`teams_check`)."""
     teams = form.cleaned_data.get("teams")
     if organization is None or not teams:
         return
-    foreign = [team.slug for team in teams if team.organization_id != organization.pk]
-    if foreign:
-        form.add_error(
-            "teams",
-            f"These teams belong to another organization than {organization.slug}: "
-            f"{', '.join(foreign)}.",
-        )
+    try:
+        teams_check(organization=organization, teams=teams)
+    except ValidationError as exc:
+        form.add_error("teams", exc)
 
 
 class ProjectForm(forms.ModelForm):

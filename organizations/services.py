@@ -72,10 +72,13 @@ def rate_limit_parse(value: str) -> tuple[int, int]:
 
 
 def teams_check(*, organization: Organization, teams: Iterable[Team]) -> None:
-    """ValidationError unless every team belongs to `organization`."""
-    for team in teams:
-        if team.organization_id != organization.pk:
-            raise ValidationError(f"Team {team.slug} belongs to another organization.")
+    """ValidationError, naming every foreign team, unless each belongs to `organization`."""
+    foreign = [team.slug for team in teams if team.organization_id != organization.pk]
+    if foreign:
+        raise ValidationError(
+            f"These teams belong to another organization than {organization.slug}: "
+            f"{', '.join(foreign)}."
+        )
 
 
 # --- users, organizations, teams, members ---------------------------------------------------

@@ -79,6 +79,21 @@ def test_it_refuses_a_team_of_another_organization_for_a_project(acme: Organizat
     assert not ProjectKey.objects.exists()
 
 
+def test_it_names_every_foreign_team_when_adding_a_member(acme: Organization, alice: Any) -> None:
+    own = services.team_create(organization=acme, slug="backend")
+    other = services.organization_create(slug="globex")
+    ops = services.team_create(organization=other, slug="ops")
+    web = services.team_create(organization=other, slug="web")
+
+    with pytest.raises(ValidationError) as caught:
+        services.member_add(organization=acme, user=alice, teams=[own, ops, web])
+
+    assert caught.value.messages == [
+        "These teams belong to another organization than acme: ops, web."
+    ]
+    assert not OrganizationMember.objects.filter(user=alice).exists()
+
+
 @pytest.mark.parametrize("value", ["10", "10/", "/60", "a/b", "0/60", "10/0", "-1/60", "1.5/60"])
 def test_it_refuses_a_malformed_rate_limit(value: str) -> None:
     with pytest.raises(ValidationError):
