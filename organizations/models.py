@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -133,6 +134,18 @@ class OrganizationMember(models.Model):
         return self.role in scopes.GLOBAL_ACCESS_ROLES
 
 
+PUBLIC_KEY_RE = re.compile(r"[0-9a-f]{32}")
+"""A DSN public key, exactly 32 lowercase hex characters; match it with ``fullmatch``
+(``is_public_key``)."""
+# The model field's form of it; `$` cannot let a trailing newline in past max_length=32.
+public_key_validator = RegexValidator(f"^{PUBLIC_KEY_RE.pattern}$", "32 lowercase hex characters.")
+
+
+def is_public_key(value: str) -> bool:
+    """Whether `value` has the shape of a DSN public key (32 lowercase hex characters)."""
+    return PUBLIC_KEY_RE.fullmatch(value) is not None
+
+
 def generate_public_key() -> str:
     return secrets.token_hex(16)
 
@@ -146,7 +159,7 @@ class ProjectKey(RateLimited):
         max_length=32,
         unique=True,
         default=generate_public_key,
-        validators=[RegexValidator(r"^[0-9a-f]{32}$", "32 lowercase hex characters.")],
+        validators=[public_key_validator],
     )
     secret_key = models.CharField(max_length=32, blank=True, default=generate_public_key)
     is_active = models.BooleanField(default=True)

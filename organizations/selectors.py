@@ -24,6 +24,7 @@ from organizations.models import (
     Project,
     ProjectKey,
     Team,
+    is_public_key,
 )
 from tsdb.base import INBOUND_FILTER_MODELS, TSDBModel
 
@@ -58,7 +59,6 @@ TEAM_STATS = {
 # Largest value of a PostgreSQL bigint: ids beyond it cannot exist and must not reach a query.
 MAX_DB_ID = 2**63 - 1
 ID_RE = re.compile(r"[0-9]{1,19}")
-PUBLIC_KEY_RE = re.compile(r"[0-9a-f]{32}")
 M = TypeVar("M", Organization, Team, Project)
 
 
@@ -110,7 +110,7 @@ def project_get(*, organization: Organization, id_or_slug: str) -> Project | Non
 
 def project_key_get(*, project: Project, public_key: str) -> ProjectKey | None:
     """A DSN key of `project` by its public key (32 lowercase hex); None for anything else."""
-    if not PUBLIC_KEY_RE.fullmatch(public_key):
+    if not is_public_key(public_key):
         return None
     return ProjectKey.objects.filter(project=project, public_key=public_key).first()
 

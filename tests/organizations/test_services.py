@@ -187,3 +187,14 @@ def test_it_refuses_a_key_rate_limit_without_its_window(acme: Organization) -> N
         services.project_key_create(project=project, rate_limit_count=5)
 
     assert project.keys.count() == 1
+
+
+@pytest.mark.parametrize("public_key", ["A" * 32, "a" * 31, "g" * 32, "a" * 31 + "\n"])
+def test_it_refuses_a_public_key_that_is_not_32_lowercase_hex(
+    acme: Organization, public_key: str
+) -> None:
+    project = services.project_create(organization=acme, slug="api")
+    key = ProjectKey(project=project, public_key=public_key)
+
+    with pytest.raises(ValidationError, match="32 lowercase hex characters"):
+        key.full_clean()
