@@ -2,8 +2,9 @@
 
 ``envelope_ingest`` and ``store_ingest`` return an ``IngestResult`` (status, JSON body, headers)
 or raise ``IngestError`` (a 4xx, counted nowhere in the legacy totals). ``TSDBUnavailable``
-propagates when Redis cannot be reached: the view answers 503 and nothing was reported as
-accepted.
+propagates when Redis cannot be reached, and a ``redis.RedisError`` when it answers an error
+no correct request gets (WRONGTYPE, ...): the view answers 503 either way, and nothing was
+reported as accepted (quota taken for events that were then not counted is given back).
 
 Per request: no database query once the key is cached, and at most two Redis round trips:
 (1) the quota takes plus any outcome-set additions, skipped when there is neither;
@@ -26,6 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from redis.exceptions import RedisError
 
 import tsdb
 from ingest import auth
@@ -209,12 +211,12 @@ def _count(
 
     try:
         tsdb.backend.incr_multi(recorder.tsdb_items(), timestamp=received)
-    except TSDBUnavailable:
+    except (TSDBUnavailable, RedisError):
         if granted:
             try:
                 store.give_back(granted)
-            except TSDBUnavailable:
-                logger.warning("could not give back quota after a failed count")
+            except (TSDBUnavailable, RedisError):
+                logger.warning("could not give back quota after a failed count", exc_info=True)
         raise
     return limited
 
@@ -235,6 +237,8 @@ def _record_invalid(config: ProjectConfig, categories: list[tuple[str, int]], re
         tsdb.backend.incr_multi(recorder.tsdb_items())
     except TSDBUnavailable:
         logger.warning("could not record an invalid outcome: Redis is unavailable")
+    except RedisError:
+        logger.exception("could not record an invalid outcome: unexpected Redis reply")
 
 
 def _item_categories(items: list[Item]) -> list[tuple[str, int]]:

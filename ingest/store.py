@@ -23,7 +23,13 @@ organization's counter (when those quotas are set) and, only the first time a pr
 outcome combination, its organization's outcome set: at most three nodes, usually one or two.
 Nothing is resent after a connection error or timeout (a resent take could use quota twice);
 only commands the cluster refused unexecuted (MOVED, ASK, TRYAGAIN while slots migrate) are
-sent again, one by one. Any Redis or cluster failure raises TSDBUnavailable (a 503).
+sent again, one by one (``tsdb.redisclient.ClusterBatch``, shared with the TSDB).
+
+Failures are classified as the TSDB classifies them (``tsdb.redisclient``): Redis unreachable,
+timed out, loading, read-only, out of memory or a cluster down raise TSDBUnavailable (an
+outage: a 503); any other error reply (WRONGTYPE, a script error) is a bug or a foreign key
+under our prefix and is raised as the ``redis.RedisError`` it is (the ingest view logs it with
+its traceback and still answers 503, see ``ingest.views``).
 
 With ``REDIS_URL`` empty (the embedded server) ``InMemoryIngestStore`` keeps the same state,
 with the same semantics, in this process.
@@ -33,20 +39,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import redis
 from django.conf import settings
 from django.core.signals import setting_changed
-from redis.backoff import NoBackoff
-from redis.cluster import PipelineCommand, RedisCluster
-from redis.exceptions import AskError, RedisClusterException, TryAgainError
-from redis.retry import Retry
 
-from tsdb.base import TSDBUnavailable
+from tsdb.redisclient import (
+    ClusterBatch,
+    LazyRedisClient,
+    client_options,
+    unavailable_on_redis_errors,
+)
 
 # KEYS[1] counter; ARGV limit, amount, expire-at. Returns {granted 0/1, count after}.
 TAKE_QUOTA_SCRIPT = """
@@ -76,19 +80,6 @@ class QuotaTake:
     expire_at: int
 
 
-@contextmanager
-def unavailable_on_redis_errors() -> Iterator[None]:
-    try:
-        yield
-    except (redis.RedisError, OSError) as exc:
-        # RedisError includes MaxConnectionsError (a ConnectionError) and the cluster's
-        # ClusterDownError, MasterDownError, TryAgainError and MOVED/ASK past the redirect limit.
-        raise TSDBUnavailable(f"Redis is unavailable: {exc}") from exc
-    except RedisClusterException as exc:
-        # Not a RedisError: SlotNotCoveredError, "Redis Cluster cannot be connected", ...
-        raise TSDBUnavailable(f"Redis Cluster is unavailable: {exc}") from exc
-
-
 class BaseIngestStore:
     def exchange(
         self, takes: list[QuotaTake], members: dict[str, list[str]], members_ttl: int
@@ -111,62 +102,39 @@ class RedisIngestStore(BaseIngestStore):
 
     def __init__(self, url: str, *, cluster: bool = False) -> None:
         self.cluster = cluster
-        options: dict[str, Any] = {
-            "socket_connect_timeout": 1.0,
-            "socket_timeout": 5.0,
-            # Not retried: a resent INCRBY after a lost reply would take quota twice. On a
-            # cluster this is the client-level retry; its node connections never retry.
-            "retry": Retry(NoBackoff(), 0),
-            "decode_responses": True,
-        }
-        self._client: Any = None
-        self._connect_lock = threading.Lock()
-        if cluster:
-            self._url, self._options = url, options
-        else:
-            self._client = redis.Redis.from_url(url, **options)
+        # Fail fast, never resend: a resent take after a lost reply would use quota twice.
+        self._connector = LazyRedisClient(
+            url, cluster=cluster, options=client_options(decode_responses=True)
+        )
 
     @property
     def client(self) -> Any:
         """The redis-py client; a cluster client is built (and connects) on first use."""
-        client = self._client
-        if client is None:
-            with self._connect_lock, unavailable_on_redis_errors():
-                if self._client is None:
-                    self._client = RedisCluster.from_url(self._url, **self._options)
-                client = self._client
-        return client
+        return self._connector.client
+
+    def _send_once(self, commands: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        """Send ``(key, command)`` pairs in one batch (one per node on a cluster, each command
+        sent to the node of its key); their replies in order, error replies in place."""
+        client = self.client
+        if not self.cluster:
+            pipe = client.pipeline(transaction=False)
+            for _, args in commands:
+                pipe.execute_command(*args)
+            return list(pipe.execute(raise_on_error=False))
+        batch = ClusterBatch(client)
+        for key, args in commands:
+            batch.execute_command(*args, key=key)
+        return batch.execute(raise_on_error=False)
 
     def _send(self, commands: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
-        """Send ``(key, command)`` pairs, each command naming only that key, in one batch (one
-        per node on a cluster); return their replies in order. The first error raises."""
-        client = self.client
+        """Send ``(key, command)`` pairs, each command naming only that key: one round trip on
+        a single Redis, one batch per node on a cluster. Returns the replies in order; the
+        first error reply raises (see the module docstring for which ones are
+        TSDBUnavailable)."""
         with unavailable_on_redis_errors():
-            if not self.cluster:
-                pipe = client.pipeline(transaction=False)
-                for _, args in commands:
-                    pipe.execute_command(*args)
-                return list(pipe.execute())
-            # Each command is sent to the node its key's slot maps to in the client's table.
-            # Left to redis-py, the node of an EVAL would be found by a COMMAND GETKEYS round
-            # trip per script call.
-            stack = [
-                PipelineCommand(  # type: ignore[no-untyped-call]
-                    args, {"target_nodes": client.get_node_from_key(key)}, index
-                )
-                for index, (key, args) in enumerate(commands)
-            ]
-            # allow_redirections=False: redis-py would otherwise resend, one by one, commands
-            # whose connection failed, and a take its node had applied would be taken twice.
-            replies: list[Any] = client.pipeline(transaction=False).send_cluster_commands(
-                stack, raise_on_error=False, allow_redirections=False
-            )
-            for index, reply in enumerate(replies):
-                if isinstance(reply, AskError | TryAgainError):  # AskError includes MovedError
-                    # Refused unexecuted (slots moving, or a stale table): the client follows
-                    # the redirection and refreshes its table.
-                    replies[index] = client.execute_command(*commands[index][1])
-                elif isinstance(reply, Exception):
+            replies = self._send_once(commands)
+            for reply in replies:
+                if isinstance(reply, Exception):
                     raise reply
             return replies
 
@@ -201,8 +169,7 @@ class RedisIngestStore(BaseIngestStore):
             return set(client.smembers(name))
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        self._connector.close()
 
 
 class InMemoryIngestStore(BaseIngestStore):

@@ -13,6 +13,7 @@ from django.core.exceptions import TooManyFieldsSent
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
+from redis.exceptions import RedisError
 
 from ingest import services
 from ingest.errors import IngestError
@@ -46,6 +47,14 @@ def json_response(status: int, body: dict[str, Any], headers: dict[str, str]) ->
     return response
 
 
+def _unavailable() -> HttpResponse:
+    return json_response(
+        503,
+        {"detail": "The server cannot count events right now; try again shortly."},
+        {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+    )
+
+
 def _ingest_view(handler: Callable[..., services.IngestResult]) -> Callable[..., HttpResponse]:
     @csrf_exempt
     def view(request: HttpRequest, project_id: str) -> HttpResponse:
@@ -71,11 +80,15 @@ def _ingest_view(handler: Callable[..., services.IngestResult]) -> Callable[...,
         except (TSDBUnavailable, DatabaseError) as exc:
             # Redis, or the database behind a key not yet cached: the SDK retries later.
             logger.warning("ingest refused: %s", exc)
-            return json_response(
-                503,
-                {"detail": "The server cannot count events right now; try again shortly."},
-                {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
-            )
+            return _unavailable()
+        except RedisError:
+            # Not an outage: Redis answered an error no correct request gets (WRONGTYPE on a
+            # key under our prefix, a script error): a bug, or another program writing there.
+            # Logged with its traceback, for the operator to fix. The SDK gets what an outage
+            # gives it, 503 and come back later, rather than a 500: the events were not
+            # accepted, and their retry counts once the cause is fixed.
+            logger.exception("ingest failed on an unexpected Redis reply")
+            return _unavailable()
         return json_response(result.status, result.body, result.headers)
 
     view.__name__ = handler.__name__.replace("_ingest", "_endpoint")

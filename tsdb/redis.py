@@ -2,41 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 import zlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from itertools import chain
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-import redis
-from redis.backoff import NoBackoff
-from redis.cluster import PipelineCommand, RedisCluster
-from redis.exceptions import (
-    AskError,
-    BusyLoadingError,
-    ClusterError,
-    InvalidResponse,
-    OutOfMemoryError,
-    ReadOnlyError,
-    RedisClusterException,
-    ResponseError,
-    TryAgainError,
-)
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
+from redis.cluster import RedisCluster
+from redis.exceptions import ResponseError
 
 from .base import BaseTSDB, TSDBUnavailable, WritePlan
+from .redisclient import ClusterBatch, LazyRedisClient, unavailable_on_redis_errors
+from .redisclient import client_options as no_retry_options
 
 __all__ = ["RedisTSDB"]
-
-# Replies meaning "the server is there but cannot serve us now" rather than "bad command".
-_UNAVAILABLE_REPLIES = ("LOADING", "MISCONF", "OOM", "READONLY", "MASTERDOWN", "CLUSTERDOWN")
-# redis-py strips the code of the replies it knows from the message and names it by class
-# (MasterDownError and ClusterDownError are ClusterErrors).
-_UNAVAILABLE_ERRORS = (BusyLoadingError, OutOfMemoryError, ReadOnlyError, TryAgainError)
 
 # Commands in the Redis protocol (RESP), packed here rather than by redis-py: its per-command
 # pipeline machinery costs more than the round trip itself for a small batch.
@@ -46,72 +24,11 @@ _HMGET = b"*%d\r\n$5\r\nHMGET\r\n$%d\r\n%b\r\n%b"
 _BULK = b"$%d\r\n%b\r\n"
 
 
-@contextmanager
-def _unavailable_on_redis_errors() -> Iterator[None]:
-    try:
-        yield
-    except (RedisConnectionError, RedisTimeoutError, InvalidResponse, OSError) as exc:
-        # RedisConnectionError includes MaxConnectionsError (a node's pool is exhausted).
-        raise TSDBUnavailable(f"Redis is unavailable: {exc}") from exc
-    except (ClusterError, RedisClusterException) as exc:
-        # ClusterDownError, MasterDownError; SlotNotCoveredError, "cannot be connected".
-        raise TSDBUnavailable(f"Redis is unavailable: {exc}") from exc
-    except ResponseError as exc:
-        code = getattr(exc, "status_code", None) or str(exc).split(" ", 1)[0].upper()
-        if (
-            isinstance(exc, _UNAVAILABLE_ERRORS)
-            or code in _UNAVAILABLE_REPLIES
-            or "TRYAGAIN" in str(exc)
-        ):
-            raise TSDBUnavailable(f"Redis cannot serve the request: {exc}") from exc
-        raise
-
-
 def _describe(command: bytes) -> str:
     """A packed command as words, for an error message (arguments holding CRLF come out
     split, which is good enough there)."""
     words = command.split(b"\r\n")[2::2]
     return " ".join(word.decode(errors="replace") for word in words)[:200]
-
-
-class _ClusterBatch:
-    """Commands for a Redis Cluster, sent with redis-py's cluster pipeline: one batch per node,
-    written to every node before any reply is read, so a call costs about one round trip
-    however many nodes it touches.
-
-    Unlike ``ClusterPipeline.execute()``, a command whose node failed or timed out is not
-    resent one by one (the node may have applied it: a HINCRBY would count twice, and a hung
-    node would cost a timeout per command); the error is raised. Only commands the cluster
-    refused unexecuted (MOVED, ASK, TRYAGAIN, while slots migrate) are resent, through the
-    client, which follows the redirection and refreshes its slot table.
-    """
-
-    __slots__ = ("client", "stack")
-
-    def __init__(self, client: RedisCluster) -> None:
-        self.client: Any = client
-        self.stack: list[PipelineCommand] = []
-
-    def execute_command(self, *args: Any) -> None:
-        command = PipelineCommand(args, {}, len(self.stack))  # type: ignore[no-untyped-call]
-        self.stack.append(command)
-
-    def execute(self) -> list[Any]:
-        stack, self.stack = self.stack, []
-        if not stack:
-            return []
-        replies: list[Any] = self.client.pipeline(transaction=False).send_cluster_commands(
-            stack, raise_on_error=False, allow_redirections=False
-        )
-        refused = []
-        for index, reply in enumerate(replies):
-            if isinstance(reply, AskError | TryAgainError):  # AskError includes MovedError
-                refused.append(index)
-            elif isinstance(reply, Exception):
-                raise reply
-        for index in refused:
-            replies[index] = self.client.execute_command(*stack[index].args)
-        return replies
 
 
 class RedisTSDB(BaseTSDB):
@@ -181,47 +98,27 @@ class RedisTSDB(BaseTSDB):
         self.prefix = prefix
         self.vnodes = vnodes
         self.cluster = cluster or isinstance(client, RedisCluster)
-        self._owns_client = client is None
-        self._client: Any = client
-        self._connect_lock = threading.Lock()
+        self._given_client: Any = client
+        self._connector: LazyRedisClient | None = None
         self._encode: Any = None
-        options: dict[str, Any] = {
-            "socket_connect_timeout": socket_connect_timeout,
-            "socket_timeout": socket_timeout,
-            # No blind retries: a resent HINCRBY after a lost reply would count twice. On a
-            # cluster this is the client-level retry; node connections never retry.
-            "retry": Retry(NoBackoff(), 0),
-        }
-        options.update(client_options or {})
-        if client is None and cluster:
-            parts = urlsplit(url)
-            database = parse_qs(parts.query).get("db", [parts.path.strip("/") or "0"])[0]
-            if parts.scheme not in ("redis", "rediss") or database != "0":
-                # The URL itself is not repeated: it may hold a password.
-                raise ValueError(
-                    "a Redis Cluster url is redis://host:port/0 or rediss://host:port/0 "
-                    "(a cluster has only database 0)"
-                )
-            self._cluster_url = url
-            self._cluster_options = options
-        elif client is None:
-            self._client = redis.Redis.from_url(url, **options)
+        if client is None:
+            options = no_retry_options(
+                socket_connect_timeout=socket_connect_timeout, socket_timeout=socket_timeout
+            )
+            options.update(client_options or {})
+            self._connector = LazyRedisClient(url, cluster=cluster, options=options)
 
     @property
     def client(self) -> Any:
         """The redis-py client; a cluster client is built (and connected) on first use."""
-        client = self._client
-        if client is None:
-            with self._connect_lock, _unavailable_on_redis_errors():
-                if self._client is None:
-                    self._client = RedisCluster.from_url(self._cluster_url, **self._cluster_options)
-                client = self._client
-        return client
+        if self._connector is None:
+            return self._given_client
+        return self._connector.client
 
     def _pipeline(self) -> Any:
         """A non-transactional batch of single-key commands (``execute_command``, ``execute``)."""
         if self.cluster:
-            return _ClusterBatch(self.client)
+            return ClusterBatch(self.client)
         return self.client.pipeline(transaction=False)
 
     def make_key(self, model: int, rollup: int, bucket: int, vnode: int) -> str:
@@ -251,9 +148,9 @@ class RedisTSDB(BaseTSDB):
         raised with the failing command named in its message (the other commands were
         applied). Any other failure (connection lost, timeout, interrupt) disconnects the
         connection before it goes back to the pool, replies unread. Redis errors are mapped
-        as ``_unavailable_on_redis_errors`` maps them."""
+        as ``unavailable_on_redis_errors`` maps them."""
         pool = self.client.connection_pool
-        with _unavailable_on_redis_errors():
+        with unavailable_on_redis_errors():
             connection = pool.get_connection()
             try:
                 connection.send_packed_command((b"".join(commands),))
@@ -310,7 +207,7 @@ class RedisTSDB(BaseTSDB):
 
     def _write_cluster(self, plan: WritePlan) -> None:
         make_key, vnode, retention = self.make_key, self.vnode, self._retention
-        pipe = _ClusterBatch(self.client)
+        pipe = ClusterBatch(self.client)
         send = pipe.execute_command
         expiries: dict[str, int] = {}
         for (model, rollup, bucket), fields in plan.items():
@@ -322,7 +219,7 @@ class RedisTSDB(BaseTSDB):
         # After the HINCRBYs: EXPIREAT on a hash that does not exist yet would do nothing.
         for key, expires_at in expiries.items():
             send("EXPIREAT", key, expires_at)
-        with _unavailable_on_redis_errors():
+        with unavailable_on_redis_errors():
             pipe.execute()
 
     def _read(
@@ -359,12 +256,12 @@ class RedisTSDB(BaseTSDB):
         groups = [[fields[i] for i in indexes] for indexes in by_vnode.values()]
         vnodes = list(by_vnode)
         make_key = self.make_key
-        pipe = _ClusterBatch(self.client)
+        pipe = ClusterBatch(self.client)
         send = pipe.execute_command
         for bucket in buckets:
             for vnode, names in zip(vnodes, groups, strict=True):
                 send("HMGET", make_key(model, rollup, bucket, vnode), *names)
-        with _unavailable_on_redis_errors():
+        with unavailable_on_redis_errors():
             replies = pipe.execute()
         return self._rows(replies, by_vnode, len(fields))
 
@@ -391,7 +288,7 @@ class RedisTSDB(BaseTSDB):
     def validate(self) -> None:
         """PING Redis (on a cluster: CLUSTER INFO on every primary, each must report
         ``cluster_state:ok``); TSDBUnavailable if it does not answer or cannot serve."""
-        with _unavailable_on_redis_errors():
+        with unavailable_on_redis_errors():
             if not self.cluster:
                 self.client.ping()
                 return
@@ -411,7 +308,7 @@ class RedisTSDB(BaseTSDB):
         if not self.prefix:
             raise ValueError("refusing to flush a RedisTSDB without a prefix")
         pattern = "".join(f"[{c}]" if c in "*?[]\\" else c for c in self.prefix) + "*"
-        with _unavailable_on_redis_errors():
+        with unavailable_on_redis_errors():
             pipe = self._pipeline()
             for n, key in enumerate(self.client.scan_iter(match=pattern, count=1000), 1):
                 pipe.execute_command("UNLINK", key)
@@ -420,5 +317,5 @@ class RedisTSDB(BaseTSDB):
             pipe.execute()
 
     def close(self) -> None:
-        if self._owns_client and self._client is not None:
-            self._client.close()
+        if self._connector is not None:
+            self._connector.close()

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 from ingest_helpers import make_key
+from redis.cluster import RedisCluster
 from redis_cluster import RedisClusterNodes
 
 from ingest import outcomes, projectconfig
@@ -59,3 +61,18 @@ def on_cluster(
     }
     yield redis_cluster
     delete_cluster_keys(redis_cluster, redis_prefix)
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def any_redis(request: pytest.FixtureRequest, settings: Any, redis_prefix: str) -> Iterator[Any]:
+    """Each deployment in turn: one Redis server, then a Redis Cluster (``on_cluster``).
+    Yields a client (replies decoded) of the Redis that holds the quotas, outcome sets and
+    TSDB counts."""
+    client: Any
+    if request.param == "cluster":
+        nodes: RedisClusterNodes = request.getfixturevalue("on_cluster")
+        client = RedisCluster.from_url(nodes.url, decode_responses=True)
+    else:
+        client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    yield client
+    client.close()

@@ -27,6 +27,9 @@ from tsdb.base import TSDBModel
 
 DATA = Path(__file__).parent / "data"
 WINDOW = 3 * 86_400
+# A quota window no test run crosses: windows are aligned to the epoch, and this one runs from
+# 2001-09-09 to 2033-05-18. A test whose counts must stay in one window uses it.
+QUOTA_WINDOW = 10**9
 
 
 def make_key(**key_fields: Any) -> ProjectKey:
@@ -36,6 +39,12 @@ def make_key(**key_fields: Any) -> ProjectKey:
         organization=organization, slug=f"proj-{suffix}", name=f"Project {suffix}"
     )
     return ProjectKey.objects.create(project=project, **key_fields)
+
+
+def quota_counter(key: ProjectKey, window: int = QUOTA_WINDOW) -> str:
+    """The name of the key's quota counter for the current window (``ingest.store``)."""
+    start = int(time.time()) // window * window
+    return f"{settings.QUOTAS_PREFIX}k:{key.pk}:{window}:{start}"
 
 
 def auth_headers(key: ProjectKey, version: int = 7) -> dict[str, str]:

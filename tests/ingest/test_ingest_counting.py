@@ -5,6 +5,7 @@ fast path (no query, at most two Redis round trips) and Redis failures (503, nev
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ import redis
 from django.db import connection
 from django.test import Client
 from ingest_helpers import (
+    QUOTA_WINDOW,
     auth_headers,
     event_envelope,
     gunicorn_server,
@@ -23,11 +25,13 @@ from ingest_helpers import (
     outcome_totals,
     post_envelope,
     post_store,
+    quota_counter,
     same_everywhere,
     totals,
 )
 
 import tsdb
+from ingest.outcomes import outcome_set_name
 from ingest.selectors import outcome_combinations_get
 from organizations.models import ProjectKey
 from tsdb.base import TSDBModel
@@ -390,3 +394,62 @@ def test_it_answers_503_when_the_database_is_unreachable_for_a_cold_key(
         connection.settings_dict["PORT"] = port
     assert totals(key) == same_everywhere(0)
     assert post_envelope(client, key, event_envelope()).status_code == 200
+
+
+# -- unexpected Redis replies: a bug or a foreign key, not an outage ---------------------------
+
+
+def test_an_unexpected_redis_reply_is_logged_and_answered_503_never_500(
+    client: Client, db: None, any_redis: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = make_key(rate_limit_count=5, rate_limit_window=QUOTA_WINDOW)
+    counter = quota_counter(key)
+    any_redis.hset(counter, "not", "a counter")  # another program's key where ours goes
+    with caplog.at_level(logging.ERROR, logger="ingest.views"):
+        assert_unavailable(post_envelope(client, key, event_envelope()))
+        assert_unavailable(post_store(client, key, {"message": "m"}))
+    errors = [r for r in caplog.records if r.name == "ingest.views"]
+    assert [r.levelno for r in errors] == [logging.ERROR] * 2, caplog.text
+    assert "unexpected Redis reply" in errors[0].getMessage()
+    assert "WRONGTYPE" in caplog.text  # the traceback is in the log, not in the response
+    assert totals(key) == same_everywhere(0)
+    any_redis.delete(counter)
+    assert post_envelope(client, key, event_envelope()).status_code == 200
+    assert any_redis.get(counter) == "1"
+
+
+def test_an_unexpected_reply_from_the_tsdb_gives_the_quota_back(
+    client: Client, db: None, any_redis: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = make_key(rate_limit_count=1, rate_limit_window=QUOTA_WINDOW)
+    backend = tsdb.backend
+    field = str(key.project_id)
+    hour = int(time.time()) // 3600 * 3600
+    hashes = [
+        backend.make_key(TSDBModel.project_total_received, 3600, bucket, backend.vnode(field))
+        for bucket in (hour, hour + 3600)  # the request's hour, whichever side of :00 it is
+    ]
+    for name in hashes:
+        any_redis.set(name, "not a hash")
+    with caplog.at_level(logging.ERROR, logger="ingest.views"):
+        assert_unavailable(post_envelope(client, key, event_envelope()))
+    assert "WRONGTYPE" in caplog.text
+    for name in hashes:
+        any_redis.delete(name)
+    # The one event the window allows was given back when its count failed.
+    assert any_redis.get(quota_counter(key)) == "0"
+    assert post_envelope(client, key, event_envelope()).status_code == 200
+    assert post_envelope(client, key, event_envelope()).status_code == 429
+
+
+def test_a_malformed_request_is_still_400_when_its_invalid_outcome_meets_an_unexpected_reply(
+    client: Client, key: ProjectKey, any_redis: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    outcome_set = outcome_set_name(key.project.organization_id)
+    any_redis.set(outcome_set, "not a set")
+    with caplog.at_level(logging.ERROR, logger="ingest.services"):
+        response = post_envelope(client, key, b'{}\n{"type":"event"}\n{not json}\n')
+    assert response.status_code == 400, response.content
+    assert "could not record an invalid outcome" in caplog.text
+    assert "WRONGTYPE" in caplog.text
+    assert any_redis.get(outcome_set) == "not a set"
