@@ -245,10 +245,6 @@ class TeamStatsSerializer(StatsWindowSerializer):
     stat = StrictChoiceField(choices=tuple(TEAM_STATS), name="stat", default="generated")
 
 
-class KeyStatsSerializer(StatsWindowSerializer):
-    pass
-
-
 def series_representation(points: Sequence[tuple[int, int]]) -> list[list[float | int]]:
     """`[[timestamp, count], ...]`: float timestamps (`1536526800.0`) unless
     `STATS_INTEGER_TIMESTAMPS`; counts are always ints."""

@@ -22,9 +22,9 @@ from organizations.access import Access, access_for
 from organizations.models import Organization, Project, ProjectKey
 from organizations.permissions import OrganizationPermission, ProjectPermission, TeamPermission
 from organizations.serializers import (
-    KeyStatsSerializer,
     OrganizationStatsSerializer,
     ProjectStatsSerializer,
+    StatsWindowSerializer,
     TeamStatsSerializer,
     series_representation,
 )
@@ -179,7 +179,7 @@ class ProjectKeyStatsEndpoint(OrganizationScopedEndpoint):
         key: ProjectKey | None = selectors.project_key_get(project=project, public_key=key_id)
         if key is None:
             raise Http404
-        serializer = KeyStatsSerializer(data=request.query_params)
+        serializer = StatsWindowSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         params = serializer.validated_data
         return Response(
