@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from rest_framework import exceptions
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -27,7 +27,7 @@ from organizations.directory_serializers import (
     ProjectSerializer,
     UserSerializer,
 )
-from organizations.models import ApiToken, OrgAuthToken, Project, Team
+from organizations.models import ApiToken, OrgAuthToken, Team
 from organizations.pagination import SentryCursorPagination
 from organizations.permissions import OrganizationPermission, ProjectPermission
 from organizations.views import ApiEndpoint, OrganizationScopedEndpoint
@@ -120,9 +120,5 @@ class ProjectDetailsEndpoint(OrganizationScopedEndpoint):
         self, request: Request, organization_id_or_slug: str, project_id_or_slug: str
     ) -> Response:
         project = self.get_project(request, organization_id_or_slug, project_id_or_slug)
-        project = (
-            Project.objects.select_related("organization")
-            .prefetch_related(ORDERED_TEAMS)
-            .get(pk=project.pk)
-        )
+        prefetch_related_objects([project], ORDERED_TEAMS)
         return Response(ProjectSerializer(project, context={"access": self.access}).data)

@@ -104,8 +104,12 @@ def team_get(*, organization: Organization, id_or_slug: str) -> Team | None:
 
 
 def project_get(*, organization: Organization, id_or_slug: str) -> Project | None:
-    """A project of `organization`, by slug, else by id."""
-    return _by_slug_then_id(Project.objects.filter(organization=organization), id_or_slug)
+    """A project of `organization`, by slug, else by id; its `organization` is the one
+    passed in (not read again)."""
+    project = _by_slug_then_id(Project.objects.filter(organization=organization), id_or_slug)
+    if project is not None:
+        project.organization = organization
+    return project
 
 
 def project_key_get(*, project: Project, public_key: str) -> ProjectKey | None:

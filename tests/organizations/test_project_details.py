@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from api_helpers import (
     add_member,
@@ -170,3 +172,21 @@ def test_it_answers_options_without_credentials(acme: Organization) -> None:
     response = Client().options("/api/0/projects/nope/nope/")
 
     assert response.status_code == 200, response.content
+
+
+def test_it_reads_the_project_once_however_many_teams_it_has(
+    acme: Organization, django_assert_num_queries: Any
+) -> None:
+    web = Project.objects.get(organization=acme, slug="web")
+    web.teams.add(make_team(acme, "design"), make_team(acme, "mobile"))
+    token = member_token(acme, "owner")
+    get(URL, token)  # the first use of a token records it; later ones within a minute do not
+
+    # token, organization, membership, its teams, project, visibility, the project's teams
+    with django_assert_num_queries(7):
+        response = get(URL, token)
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["organization"]["slug"] == "acme"
+    assert [team["slug"] for team in body["teams"]] == ["design", "frontend", "mobile"]
