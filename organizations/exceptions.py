@@ -11,12 +11,11 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from tsdb.base import TSDBLimitExceeded, TSDBUnavailable
+from tsdb.base import TSDB_RETRY_AFTER_SECONDS, TSDBLimitExceeded, TSDBUnavailable
 
 logger = logging.getLogger(__name__)
 
 NOT_FOUND = "The requested resource does not exist"
-TSDB_RETRY_AFTER_SECONDS = 5
 
 
 def first_message(detail: Any) -> str:

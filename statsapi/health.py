@@ -17,10 +17,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 import tsdb
-from tsdb.base import TSDBUnavailable
+from tsdb.base import TSDB_RETRY_AFTER_SECONDS, TSDBUnavailable
 
 logger = logging.getLogger(__name__)
-RETRY_AFTER_SECONDS = 5
 
 
 def database_problem() -> str | None:
@@ -58,6 +57,6 @@ def health(request: HttpRequest) -> JsonResponse:
     }
     if problems:
         response = JsonResponse(body, status=503)
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        response["Retry-After"] = str(TSDB_RETRY_AFTER_SECONDS)
         return response
     return JsonResponse(body)

@@ -28,6 +28,7 @@ __all__ = [
     "INBOUND_FILTER_MODELS",
     "MAX_POINTS",
     "MAX_STORED_BUCKETS",
+    "TSDB_RETRY_AFTER_SECONDS",
     "BaseTSDB",
     "IncrItem",
     "TSDBLimitExceeded",
@@ -60,6 +61,10 @@ _ONE_US: Final = timedelta(microseconds=1)
 
 class TSDBUnavailable(Exception):
     """The store cannot be reached (or refuses writes). Callers answer 503 and retry later."""
+
+
+TSDB_RETRY_AFTER_SECONDS: Final = 5
+"""The delay (seconds) to suggest in ``Retry-After`` when answering 503 for TSDBUnavailable."""
 
 
 class TSDBLimitExceeded(ValueError):
