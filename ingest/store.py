@@ -10,8 +10,11 @@
                                                   longest TSDB retention
 
 A quota is taken with a one-key script (check, then INCRBY and EXPIREAT, atomically), so a
-refused event never uses quota; quota is given back with another one-key script. Every command
-names exactly one key (EVAL with one declared key, SADD, EXPIRE, SMEMBERS), so each runs on
+refused event never uses quota; quota is given back with another one-key script. Scripts are
+called by their SHA1 (EVALSHA); a server that does not hold a script (restarted, SCRIPT FLUSH,
+a cluster node that never ran it) answers NOSCRIPT without running anything, and those commands
+alone are sent again as EVAL, which runs the script and leaves it cached there. Every command
+names exactly one key (EVALSHA with one declared key, SADD, EXPIRE, SMEMBERS), so each runs on
 whichever Redis Cluster node owns that key's slot. ``exchange`` sends every quota take and set
 addition of a request in one batch: one round trip on a single Redis.
 
@@ -37,6 +40,7 @@ with the same semantics, in this process.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from dataclasses import dataclass
@@ -44,6 +48,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.signals import setting_changed
+from redis.exceptions import NoScriptError
 
 from tsdb.redisclient import (
     ClusterBatch,
@@ -68,6 +73,11 @@ GIVE_BACK_SCRIPT = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 return redis.call('DECRBY', KEYS[1], ARGV[1])
 """
+
+TAKE_QUOTA_SHA = hashlib.sha1(TAKE_QUOTA_SCRIPT.encode()).hexdigest()
+GIVE_BACK_SHA = hashlib.sha1(GIVE_BACK_SCRIPT.encode()).hexdigest()
+# What EVALSHA names -> what EVAL sends where the script is not cached.
+_SCRIPTS = {TAKE_QUOTA_SHA: TAKE_QUOTA_SCRIPT, GIVE_BACK_SHA: GIVE_BACK_SCRIPT}
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,11 +138,23 @@ class RedisIngestStore(BaseIngestStore):
 
     def _send(self, commands: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
         """Send ``(key, command)`` pairs, each command naming only that key: one round trip on
-        a single Redis, one batch per node on a cluster. Returns the replies in order; the
-        first error reply raises (see the module docstring for which ones are
-        TSDBUnavailable)."""
+        a single Redis, one batch per node on a cluster, plus one more only for EVALSHAs a
+        server answered NOSCRIPT (sent again as EVAL). Returns the replies in order; the first
+        error reply raises (see the module docstring for which ones are TSDBUnavailable)."""
         with unavailable_on_redis_errors():
             replies = self._send_once(commands)
+            for reply in replies:
+                if isinstance(reply, Exception) and not isinstance(reply, NoScriptError):
+                    raise reply
+            missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            if missing:
+                # Refused unexecuted, so sending them again cannot take quota twice.
+                again = []
+                for index in missing:
+                    key, (_, sha, *rest) = commands[index]
+                    again.append((key, ("EVAL", _SCRIPTS[sha], *rest)))
+                for index, reply in zip(missing, self._send_once(again), strict=True):
+                    replies[index] = reply
             for reply in replies:
                 if isinstance(reply, Exception):
                     raise reply
@@ -144,7 +166,7 @@ class RedisIngestStore(BaseIngestStore):
         commands: list[tuple[str, tuple[Any, ...]]] = [
             (
                 take.name,
-                ("EVAL", TAKE_QUOTA_SCRIPT, 1, take.name, take.limit, take.amount, take.expire_at),
+                ("EVALSHA", TAKE_QUOTA_SHA, 1, take.name, take.limit, take.amount, take.expire_at),
             )
             for take in takes
         ]
@@ -158,7 +180,7 @@ class RedisIngestStore(BaseIngestStore):
         if takes:
             self._send(
                 [
-                    (take.name, ("EVAL", GIVE_BACK_SCRIPT, 1, take.name, take.amount))
+                    (take.name, ("EVALSHA", GIVE_BACK_SHA, 1, take.name, take.amount))
                     for take in takes
                 ]
             )

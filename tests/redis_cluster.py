@@ -1,9 +1,11 @@
-"""A throwaway Redis Cluster for the tests: three primaries on free loopback ports.
+"""Throwaway Redis servers for the tests, on free loopback ports.
 
 ``running_cluster()`` starts three ``redis-server`` processes in cluster mode in a temporary
 directory, joins them with ``redis-cli --cluster create``, waits until every node reports
 ``cluster_state:ok`` and, on leaving the block (also on failure), stops the processes and
-deletes the directory. Nothing is persisted and nothing listens beyond 127.0.0.1.
+deletes the directory. ``running_redis()`` does the same for one plain server, for a test that
+must change server-wide state (e.g. SCRIPT FLUSH) the shared Redis at 6379 must not see.
+Nothing is persisted and nothing listens beyond 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -113,6 +115,43 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
+def _start(port: int, directory: Path, *options: str) -> subprocess.Popen[bytes]:
+    server = [
+        "redis-server",
+        "--port", str(port),
+        "--bind", HOST,
+        "--save", "",
+        "--appendonly", "no",
+        "--daemonize", "no",
+        "--dir", str(directory),
+        "--logfile", str(directory / f"redis-{port}.log"),
+        *options,
+    ]  # fmt: skip
+    return subprocess.Popen(
+        server,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent,
+    )
+
+
+@contextmanager
+def running_redis() -> Iterator[str]:
+    """One fresh Redis server (not a cluster); yields its URL (database 0)."""
+    with tempfile.TemporaryDirectory(prefix="statsapi-redis-") as tmp:
+        directory = Path(tmp)
+        (port,) = free_ports(1)
+        processes = [_start(port, directory)]
+        client = redis.Redis(host=HOST, port=port, socket_timeout=1)
+        try:
+            _wait_until(client.ping, "the server to start", processes, directory)
+            yield f"redis://{HOST}:{port}/0"
+        finally:
+            client.close()
+            _stop(processes)
+
+
 @contextmanager
 def running_cluster(primaries: int = 3) -> Iterator[RedisClusterNodes]:
     """Three (by default) fresh cluster primaries covering all 16384 slots."""
@@ -123,27 +162,9 @@ def running_cluster(primaries: int = 3) -> Iterator[RedisClusterNodes]:
         clients: list[redis.Redis] = []
         try:
             for port in ports:
-                server = [
-                    "redis-server",
-                    "--port", str(port),
-                    "--bind", HOST,
-                    "--cluster-enabled", "yes",
-                    "--cluster-config-file", str(directory / f"nodes-{port}.conf"),
-                    "--save", "",
-                    "--appendonly", "no",
-                    "--daemonize", "no",
-                    "--dir", str(directory),
-                    "--logfile", str(directory / f"redis-{port}.log"),
-                ]  # fmt: skip
-                processes.append(
-                    subprocess.Popen(
-                        server,
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                        preexec_fn=_die_with_parent,
-                    )
-                )
+                config = str(directory / f"nodes-{port}.conf")
+                cluster = ["--cluster-enabled", "yes", "--cluster-config-file", config]
+                processes.append(_start(port, directory, *cluster))
             clients = [redis.Redis(host=HOST, port=port, socket_timeout=1) for port in ports]
             _wait_until(
                 lambda: all(c.ping() for c in clients), "the nodes to start", processes, directory

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import redis
-from ingest_helpers import make_key
+from ingest_helpers import Packet, make_key
 from redis.cluster import RedisCluster
 from redis_cluster import RedisClusterNodes
 
@@ -76,3 +76,20 @@ def any_redis(request: pytest.FixtureRequest, settings: Any, redis_prefix: str) 
         client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
     yield client
     client.close()
+
+
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[Packet]:
+    """Every packet of commands this process sends to Redis: one send is one round trip (a
+    pipeline or a cluster node's batch is sent as one packet, then its replies are read)."""
+    sent: list[Packet] = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def recording(self: Any, command: Any, check_health: bool = True) -> None:
+        chunks = [command] if isinstance(command, str | bytes) else list(command)
+        data = b"".join(c.encode() if isinstance(c, str) else bytes(c) for c in chunks)
+        sent.append(Packet(self.port, data))
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", recording)
+    return sent

@@ -12,6 +12,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +31,14 @@ WINDOW = 3 * 86_400
 # A quota window no test run crosses: windows are aligned to the epoch, and this one runs from
 # 2001-09-09 to 2033-05-18. A test whose counts must stay in one window uses it.
 QUOTA_WINDOW = 10**9
+
+
+@dataclass(frozen=True)
+class Packet:
+    """Commands sent to Redis in one write (the ``round_trips`` fixture)."""
+
+    port: int  # of the Redis server (or cluster node) it went to
+    data: bytes  # the commands, as sent
 
 
 def make_key(**key_fields: Any) -> ProjectKey:

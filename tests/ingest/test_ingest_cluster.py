@@ -10,9 +10,9 @@ import time
 from typing import Any
 
 import pytest
-import redis
 from django.test import Client
 from ingest_helpers import (
+    Packet,
     auth_headers,
     event_envelope,
     gunicorn_server,
@@ -134,28 +134,13 @@ def test_quotas_are_exact_across_processes_and_threads_on_a_cluster(
     assert totals(key) == same_everywhere(200, 100, 0)
 
 
-@pytest.fixture
-def sends_by_port(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The port of every packet of commands this process sends to Redis: one packet is one
-    batch, whose replies are read after it (a round trip)."""
-    ports: list[int] = []
-    original = redis.connection.AbstractConnection.send_packed_command
-
-    def recording(self: Any, command: Any, check_health: bool = True) -> None:
-        ports.append(self.port)
-        return original(self, command, check_health)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", recording)
-    return ports
-
-
 def test_a_warm_request_sends_one_batch_to_each_node_holding_its_quotas(
     client: Client,
     db: None,
     on_cluster: RedisClusterNodes,
     settings: Any,
     redis_prefix: str,
-    sends_by_port: list[int],
+    round_trips: list[Packet],
 ) -> None:
     # The TSDB on the single Redis, so that every packet sent to the cluster is the store's.
     settings.TSDB_OPTIONS = {"url": SINGLE_REDIS_URL, "prefix": redis_prefix + "ts:"}
@@ -167,9 +152,9 @@ def test_a_warm_request_sends_one_batch_to_each_node_holding_its_quotas(
     counters = counters_by_node(on_cluster, settings.QUOTAS_PREFIX)
     assert len(counters) == 2  # the key's and the organization's
     for body in (event_envelope(), event_envelope({"message": "two"})):
-        sends_by_port.clear()
+        round_trips.clear()
         assert post_envelope(client, key, body).status_code == 200
-        to_cluster = sorted(port for port in sends_by_port if port in on_cluster.ports)
+        to_cluster = sorted(p.port for p in round_trips if p.port in on_cluster.ports)
         assert to_cluster == sorted(set(counters.values()))
     assert totals(key) == same_everywhere(3)
 

@@ -3,13 +3,19 @@ no quota, 429 with whole-second Retry-After and X-Sentry-Rate-Limits, atomic acr
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
+import pytest
+import redis
 from django.test import Client
 from ingest_helpers import (
+    QUOTA_WINDOW,
+    Packet,
     auth_headers,
     event_envelope,
     gunicorn_server,
@@ -18,9 +24,12 @@ from ingest_helpers import (
     outcome_totals,
     post_envelope,
     post_store,
+    quota_counter,
     same_everywhere,
     totals,
 )
+from redis.cluster import RedisCluster
+from redis_cluster import RedisClusterNodes, running_redis
 
 from ingest import projectconfig
 from organizations.models import Organization, ProjectKey
@@ -211,3 +220,53 @@ def test_quotas_are_exact_across_processes_and_threads(
     assert statuses.count(200) == 100
     assert statuses.count(429) == 220
     assert totals(key) == same_everywhere(320, 220, 0)
+
+
+@pytest.mark.parametrize("deployment", ["redis", "cluster"])
+def test_a_redis_that_lost_the_quota_script_is_sent_it_once_and_counts_exactly(
+    client: Client,
+    db: None,
+    settings: Any,
+    request: pytest.FixtureRequest,
+    round_trips: list[Packet],
+    deployment: str,
+) -> None:
+    # Quotas on a Redis private to the run (its script cache may be flushed); the TSDB stays on
+    # the shared Redis, so every packet sent to the quota servers is the store's.
+    tsdb_on_shared_redis = dict(settings.TSDB_OPTIONS)
+    with contextlib.ExitStack() as stack:
+        reader: Any
+        if deployment == "cluster":
+            nodes: RedisClusterNodes = request.getfixturevalue("on_cluster")
+            settings.TSDB_OPTIONS = tsdb_on_shared_redis
+            ports = set(nodes.ports)
+            servers = [nodes.node_client(port) for port in nodes.ports]
+            reader = RedisCluster.from_url(nodes.url, decode_responses=True)
+        else:
+            settings.REDIS_URL = stack.enter_context(running_redis())
+            ports = {urlsplit(settings.REDIS_URL).port}
+            reader = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+            servers = [reader]
+        for server in {*servers, reader}:
+            stack.callback(server.close)
+        key = make_key(rate_limit_count=2, rate_limit_window=QUOTA_WINDOW)
+        assert post_envelope(client, key, event_envelope()).status_code == 200
+        for server in servers:
+            server.script_flush()  # as after a restart
+
+        round_trips.clear()
+        assert post_envelope(client, key, event_envelope()).status_code == 200
+        sent = [packet.data for packet in round_trips if packet.port in ports]
+        # EVALSHA refused with NOSCRIPT (nothing taken), then the script itself once.
+        assert len(sent) == 2, sent
+        assert b"EVALSHA" in sent[0]
+        assert b"redis.call" not in sent[0]
+        assert b"redis.call" in sent[1]
+
+        round_trips.clear()
+        assert post_envelope(client, key, event_envelope()).status_code == 429
+        sent = [packet.data for packet in round_trips if packet.port in ports]
+        assert len(sent) == 1, sent
+        assert b"redis.call" not in sent[0]
+        assert reader.get(quota_counter(key)) == "2"
+    assert totals(key) == same_everywhere(3, 1, 0)
