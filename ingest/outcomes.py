@@ -21,6 +21,7 @@ from typing import Any
 
 from django.conf import settings
 
+import tsdb
 from ingest.projectconfig import ProjectConfig
 from tsdb.base import INBOUND_FILTER_MODELS, IncrItem, TSDBModel, outcome_key
 
@@ -81,10 +82,10 @@ def outcome_set_name(organization_id: int) -> str:
 
 
 def outcome_set_ttl() -> int:
-    """Seconds an organization's outcome set outlives its last addition: the longest TSDB
-    retention plus a day."""
-    rollups = getattr(settings, "TSDB_ROLLUPS", ((3600, 2160),))
-    return max(seconds * samples for seconds, samples in rollups) + 86_400
+    """Seconds an organization's outcome set outlives its last addition: the longest retention
+    of the configured TSDB backend plus a day, so a combination stays listed while any of its
+    counts can still be read."""
+    return max(seconds * samples for seconds, samples in tsdb.backend.rollups) + 86_400
 
 
 class OutcomeRecorder:

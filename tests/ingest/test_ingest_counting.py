@@ -199,6 +199,24 @@ def test_outcome_combinations_are_enumerable_per_organization(
     assert outcome_combinations_get(organization_id=make_key().project.organization_id) == []
 
 
+@pytest.mark.parametrize(
+    ("rollups", "longest_retention"),
+    [(((10, 6), (60, 60)), 3600), (((60, 10), (86_400, 400)), 400 * 86_400)],
+)
+def test_the_outcome_set_lives_a_day_past_the_longest_tsdb_retention(
+    client: Client,
+    key: ProjectKey,
+    settings: Any,
+    redis_client: Any,
+    rollups: tuple[tuple[int, int], ...],
+    longest_retention: int,
+) -> None:
+    settings.TSDB_ROLLUPS = rollups
+    assert post_envelope(client, key, event_envelope()).status_code == 200
+    ttl = redis_client.ttl(outcome_set_name(key.project.organization_id))
+    assert longest_retention + 86_400 - 5 <= ttl <= longest_retention + 86_400
+
+
 def test_a_malformed_event_records_an_invalid_outcome_and_no_total(
     client: Client, key: ProjectKey
 ) -> None:
