@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from ingest_helpers import (
+    QUOTA_WINDOW,
     Packet,
     auth_headers,
     event_envelope,
@@ -31,13 +32,6 @@ from organizations.models import Organization, ProjectKey
 
 CLOSED = "redis://127.0.0.1:1/0"
 SINGLE_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-
-
-def fresh_minute() -> None:
-    """Wait, if need be, so that the next few seconds fall in one 60 s quota window."""
-    left = 60 - time.time() % 60
-    if left < 5:
-        time.sleep(left + 0.05)
 
 
 def assert_unavailable(response: Any) -> None:
@@ -62,8 +56,7 @@ def counters_by_node(nodes: RedisClusterNodes, quotas_prefix: str) -> dict[str, 
 def test_it_refuses_events_past_a_key_limit_on_a_cluster(
     client: Client, db: None, on_cluster: RedisClusterNodes
 ) -> None:
-    fresh_minute()
-    key = make_key(rate_limit_count=3, rate_limit_window=60)
+    key = make_key(rate_limit_count=3, rate_limit_window=QUOTA_WINDOW)
     statuses = [post_envelope(client, key, event_envelope()).status_code for _ in range(10)]
     assert statuses == [200] * 3 + [429] * 7
     assert totals(key) == same_everywhere(10, 7, 0)
@@ -76,10 +69,11 @@ def test_it_refuses_events_past_a_key_limit_on_a_cluster(
 def test_an_organization_limit_spans_its_projects_on_a_cluster(
     client: Client, db: None, on_cluster: RedisClusterNodes, settings: Any
 ) -> None:
-    fresh_minute()
     first = make_key()
     organization = first.project.organization
-    Organization.objects.filter(pk=organization.pk).update(rate_limit_count=3, rate_limit_window=60)
+    Organization.objects.filter(pk=organization.pk).update(
+        rate_limit_count=3, rate_limit_window=QUOTA_WINDOW
+    )
     second = ProjectKey.objects.create(
         project=organization.projects.create(slug="second", name="Second")
     )
@@ -110,7 +104,7 @@ def test_an_organization_limit_spans_its_projects_on_a_cluster(
 def test_quotas_are_exact_across_processes_and_threads_on_a_cluster(
     transactional_db: None, on_cluster: RedisClusterNodes, redis_prefix: str
 ) -> None:
-    key = make_key(rate_limit_count=100, rate_limit_window=3600)
+    key = make_key(rate_limit_count=100, rate_limit_window=QUOTA_WINDOW)
     statuses: list[int] = []
     lock = threading.Lock()
     path = f"/api/{key.project_id}/envelope/"
@@ -144,9 +138,9 @@ def test_a_warm_request_sends_one_batch_to_each_node_holding_its_quotas(
 ) -> None:
     # The TSDB on the single Redis, so that every packet sent to the cluster is the store's.
     settings.TSDB_OPTIONS = {"url": SINGLE_REDIS_URL, "prefix": redis_prefix + "ts:"}
-    key = make_key(rate_limit_count=1000, rate_limit_window=3600)
+    key = make_key(rate_limit_count=1000, rate_limit_window=QUOTA_WINDOW)
     Organization.objects.filter(pk=key.project.organization_id).update(
-        rate_limit_count=1000, rate_limit_window=3600
+        rate_limit_count=1000, rate_limit_window=QUOTA_WINDOW
     )
     assert post_envelope(client, key, event_envelope()).status_code == 200
     counters = counters_by_node(on_cluster, settings.QUOTAS_PREFIX)
@@ -177,7 +171,7 @@ def test_a_cluster_down_from_the_start_is_503_and_counts_nothing(
 def test_a_cluster_that_goes_down_while_serving_is_503_and_counts_nothing(
     client: Client, db: None, on_cluster: RedisClusterNodes, settings: Any
 ) -> None:
-    key = make_key(rate_limit_count=100, rate_limit_window=3600)
+    key = make_key(rate_limit_count=100, rate_limit_window=QUOTA_WINDOW)
     with running_cluster() as quota_nodes:
         # Quotas and outcome sets on a second cluster, stopped after two events.
         settings.REDIS_URL = quota_nodes.url
@@ -192,7 +186,7 @@ def test_a_cluster_that_goes_down_while_serving_is_503_and_counts_nothing(
 def test_a_quota_stays_exact_when_its_slot_moves_to_another_node(
     client: Client, db: None, on_cluster: RedisClusterNodes, settings: Any
 ) -> None:
-    key = make_key(rate_limit_count=2, rate_limit_window=3600)
+    key = make_key(rate_limit_count=2, rate_limit_window=QUOTA_WINDOW)
     with running_cluster() as quota_nodes:
         settings.REDIS_URL = quota_nodes.url  # the TSDB stays on the session's cluster
         assert post_envelope(client, key, event_envelope()).status_code == 200

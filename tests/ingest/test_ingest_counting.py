@@ -154,7 +154,7 @@ def test_a_timestamp_no_float_can_hold_uses_the_receive_time(
 def test_received_is_at_least_rejected_plus_blacklisted_in_every_bucket(
     client: Client, db: None
 ) -> None:
-    key = make_key(rate_limit_count=2, rate_limit_window=3600)
+    key = make_key(rate_limit_count=2, rate_limit_window=QUOTA_WINDOW)
     crawler = {"request": {"headers": {"User-Agent": "Googlebot/2.1"}}}
     for event in [{}, crawler, {}, {}, crawler, {}]:
         post_envelope(client, key, event_envelope(event))
@@ -343,7 +343,7 @@ def assert_unavailable(response: Any) -> None:
 def test_quotas_up_and_the_tsdb_down_is_503_and_gives_the_quota_back(
     client: Client, db: None, settings: Any
 ) -> None:
-    key = make_key(rate_limit_count=1, rate_limit_window=3600)
+    key = make_key(rate_limit_count=1, rate_limit_window=QUOTA_WINDOW)
     good_options = settings.TSDB_OPTIONS
     settings.TSDB_OPTIONS = {**good_options, "url": CLOSED}
     for _ in range(3):

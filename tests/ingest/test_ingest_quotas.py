@@ -18,6 +18,7 @@ from ingest_helpers import (
     Packet,
     auth_headers,
     event_envelope,
+    fresh_window,
     gunicorn_server,
     http_post,
     make_key,
@@ -34,10 +35,8 @@ from redis_cluster import RedisClusterNodes, running_redis
 from ingest import projectconfig
 from organizations.models import Organization, ProjectKey
 
-HOUR = 3600
 
-
-def limited_key(count: int, window: int = HOUR) -> ProjectKey:
+def limited_key(count: int, window: int = QUOTA_WINDOW) -> ProjectKey:
     return make_key(rate_limit_count=count, rate_limit_window=window)
 
 
@@ -59,6 +58,7 @@ def test_a_key_limit_refuses_events_past_it(client: Client, db: None) -> None:
 
 def test_a_refusal_says_when_to_retry_in_whole_seconds(client: Client, db: None) -> None:
     key = limited_key(0, window=60)
+    fresh_window(60)
     response = post_envelope(client, key, event_envelope())
     assert response.status_code == 429, response.content
     assert response.json() == {"detail": "Event dropped due to rate limiting"}
@@ -123,7 +123,7 @@ def test_an_organization_limit_spans_its_projects(client: Client, db: None) -> N
     first = make_key()
     organization = first.project.organization
     Organization.objects.filter(pk=organization.pk).update(
-        rate_limit_count=2, rate_limit_window=HOUR
+        rate_limit_count=2, rate_limit_window=QUOTA_WINDOW
     )
     second_project = organization.projects.create(slug="second", name="Second")
     second = ProjectKey.objects.create(project=second_project)
@@ -150,7 +150,7 @@ def test_the_key_limit_is_checked_first_and_its_refusals_leave_the_org_quota(
     limited = limited_key(1)
     organization = limited.project.organization
     Organization.objects.filter(pk=organization.pk).update(
-        rate_limit_count=2, rate_limit_window=HOUR
+        rate_limit_count=2, rate_limit_window=QUOTA_WINDOW
     )
     free = ProjectKey.objects.create(project=limited.project)
     projectconfig.clear_cache()

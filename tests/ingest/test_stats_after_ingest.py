@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
-from ingest_helpers import post_store
+from ingest_helpers import QUOTA_WINDOW, post_store
 
 from ingest.models import InboundFilters
 from organizations.models import ApiToken, OrganizationMember, ProjectKey
@@ -37,7 +37,7 @@ def get_json(client: Client, path: str, headers: dict[str, str]) -> Any:
 def test_it_reports_ingested_outcomes_in_key_project_and_organization_stats(
     client: Client, key: ProjectKey
 ) -> None:
-    key.rate_limit_count, key.rate_limit_window = 3, 3600
+    key.rate_limit_count, key.rate_limit_window = 3, QUOTA_WINDOW
     key.save()
     InboundFilters.objects.create(project=key.project, releases="1.0-bad*")
 
