@@ -64,14 +64,21 @@ def on_cluster(
 
 
 @pytest.fixture(params=["redis", "cluster"])
-def any_redis(request: pytest.FixtureRequest, settings: Any, redis_prefix: str) -> Iterator[Any]:
-    """Each deployment in turn: one Redis server, then a Redis Cluster (``on_cluster``).
-    Yields a client (replies decoded) of the Redis that holds the quotas, outcome sets and
-    TSDB counts."""
-    client: Any
+def deployment(request: pytest.FixtureRequest, redis_prefix: str) -> str:
+    """Each deployment in turn: one Redis server ("redis"), then a Redis Cluster ("cluster",
+    the settings ``on_cluster`` gives)."""
     if request.param == "cluster":
-        nodes: RedisClusterNodes = request.getfixturevalue("on_cluster")
-        client = RedisCluster.from_url(nodes.url, decode_responses=True)
+        request.getfixturevalue("on_cluster")
+    return str(request.param)
+
+
+@pytest.fixture
+def any_redis(deployment: str, settings: Any) -> Iterator[Any]:
+    """A client (replies decoded) of the Redis that holds the quotas, outcome sets and TSDB
+    counts, in each ``deployment``."""
+    client: Any
+    if deployment == "cluster":
+        client = RedisCluster.from_url(settings.REDIS_URL, decode_responses=True)
     else:
         client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
     yield client

@@ -196,7 +196,7 @@ def test_admin_changes_reach_every_process_within_the_cache_ttl(
 
 
 def test_quotas_are_exact_across_processes_and_threads(
-    transactional_db: None, redis_prefix: str
+    transactional_db: None, redis_prefix: str, deployment: str
 ) -> None:
     key = limited_key(100)
     statuses: list[int] = []
@@ -222,21 +222,21 @@ def test_quotas_are_exact_across_processes_and_threads(
     assert totals(key) == same_everywhere(320, 220, 0)
 
 
-@pytest.mark.parametrize("deployment", ["redis", "cluster"])
+@pytest.mark.parametrize("quota_redis", ["redis", "cluster"])
 def test_a_redis_that_lost_the_quota_script_is_sent_it_once_and_counts_exactly(
     client: Client,
     db: None,
     settings: Any,
     request: pytest.FixtureRequest,
     round_trips: list[Packet],
-    deployment: str,
+    quota_redis: str,
 ) -> None:
     # Quotas on a Redis private to the run (its script cache may be flushed); the TSDB stays on
     # the shared Redis, so every packet sent to the quota servers is the store's.
     tsdb_on_shared_redis = dict(settings.TSDB_OPTIONS)
     with contextlib.ExitStack() as stack:
         reader: Any
-        if deployment == "cluster":
+        if quota_redis == "cluster":
             nodes: RedisClusterNodes = request.getfixturevalue("on_cluster")
             settings.TSDB_OPTIONS = tsdb_on_shared_redis
             ports = set(nodes.ports)
