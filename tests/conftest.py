@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from redis_cluster import RedisClusterNodes, running_cluster
+from redis_cluster import RedisClusterNodes, delete_prefix, running_cluster
 
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
@@ -23,17 +23,6 @@ def django_db_modify_db_settings() -> None:
     from django.conf import settings
 
     settings.DATABASES["default"]["TEST"]["NAME"] = f"test_statsapi_{os.getpid()}"
-
-
-def delete_prefix(client: redis.Redis, prefix: str) -> None:
-    batch = []
-    for key in client.scan_iter(match=f"{prefix}*", count=1000):
-        batch.append(key)
-        if len(batch) >= 1000:
-            client.delete(*batch)
-            batch.clear()
-    if batch:
-        client.delete(*batch)
 
 
 @pytest.fixture

@@ -6,6 +6,9 @@ directory, joins them with ``redis-cli --cluster create``, waits until every nod
 deletes the directory. ``running_redis()`` does the same for one plain server, for a test that
 must change server-wide state (e.g. SCRIPT FLUSH) the shared Redis at 6379 must not see.
 Nothing is persisted and nothing listens beyond 127.0.0.1.
+
+``delete_prefix()`` (and ``RedisClusterNodes.delete_prefix()`` on every node) is how every test
+cleans up: the shared Redis is never flushed, only this test's keys are deleted.
 """
 
 from __future__ import annotations
@@ -31,6 +34,18 @@ BUS_OFFSET = 10000
 STARTUP_TIMEOUT = 15.0
 
 
+def delete_prefix(client: redis.Redis, prefix: str) -> None:
+    """Delete every key under ``prefix`` held by ``client``'s server: SCAN, then one DEL per
+    key (a cluster node refuses a DEL naming keys of different slots), in batches."""
+    pattern = "".join(f"\\{c}" if c in "*?[]\\" else c for c in prefix) + "*"
+    pipe = client.pipeline(transaction=False)
+    for count, name in enumerate(client.scan_iter(match=pattern, count=1000), 1):
+        pipe.delete(name)
+        if count % 1000 == 0:
+            pipe.execute()
+    pipe.execute()
+
+
 @dataclass(frozen=True)
 class RedisClusterNodes:
     ports: tuple[int, ...]
@@ -44,6 +59,15 @@ class RedisClusterNodes:
     def node_client(self, port: int) -> redis.Redis:
         """A plain (non-cluster) client of one node, to look at what that node holds."""
         return redis.Redis(host=HOST, port=port, decode_responses=True)
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Delete the keys under ``prefix`` on every node."""
+        for port in self.ports:
+            client = self.node_client(port)
+            try:
+                delete_prefix(client, prefix)
+            finally:
+                client.close()
 
     @contextmanager
     def paused(self, port: int) -> Iterator[None]:

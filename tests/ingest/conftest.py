@@ -32,20 +32,6 @@ def key(db: None) -> ProjectKey:
     return make_key()
 
 
-def delete_cluster_keys(nodes: RedisClusterNodes, prefix: str) -> None:
-    """Delete the keys under ``prefix`` on every node, one DEL per key (a node refuses a
-    DEL naming keys of different slots)."""
-    for port in nodes.ports:
-        client = nodes.node_client(port)
-        try:
-            pipe = client.pipeline(transaction=False)
-            for name in client.scan_iter(match=f"{prefix}*", count=1000):
-                pipe.delete(name)
-            pipe.execute()
-        finally:
-            client.close()
-
-
 @pytest.fixture
 def on_cluster(
     settings: Any, redis_cluster: RedisClusterNodes, redis_prefix: str
@@ -60,7 +46,7 @@ def on_cluster(
         "cluster": True,
     }
     yield redis_cluster
-    delete_cluster_keys(redis_cluster, redis_prefix)
+    redis_cluster.delete_prefix(redis_prefix)
 
 
 @pytest.fixture(params=["redis", "cluster"])

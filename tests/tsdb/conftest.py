@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import redis
-from redis_cluster import RedisClusterNodes
+from redis_cluster import RedisClusterNodes, delete_prefix
 
 from tsdb.base import BaseTSDB
 from tsdb.inmemory import InMemoryTSDB
@@ -56,20 +56,14 @@ class CountingConnection(redis.Connection):
         super().send_packed_command(chunks, check_health=check_health)
 
 
-def delete_keys(client: redis.Redis, prefix: str) -> None:
-    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    for start in range(0, len(keys), 500):
-        client.delete(*keys[start : start + 500])
-
-
 @pytest.fixture
 def tsdb_prefix() -> Iterator[str]:
     """A Redis key prefix no other test or engineer uses; its keys are deleted afterwards."""
     prefix = f"test:tsdb:{uuid.uuid4().hex}:"
     client = redis.Redis.from_url(TSDB_REDIS_URL)
-    delete_keys(client, prefix)
+    delete_prefix(client, prefix)
     yield prefix
-    delete_keys(client, prefix)
+    delete_prefix(client, prefix)
     client.close()
 
 
