@@ -15,7 +15,6 @@ import contextlib
 import http.client
 import itertools
 import json
-import os
 import re
 import shlex
 import subprocess
@@ -29,20 +28,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from live_server import database_url, free_port
+from live_server import (
+    BIN,
+    ROOT,
+    Server,
+    database_url,
+    environment,
+    free_port,
+    gunicorn_server,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
-START_TIMEOUT = 30.0
 HOUR = 3600
-
-
-def environment(**variables: str) -> dict[str, str]:
-    """A clean environment: none of the caller's statsapi variables, no PYTEST_VERSION."""
-    env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
-    env.update(variables)
-    return env
 
 
 @dataclass
@@ -71,42 +67,6 @@ def request(
         return Response(response.status, dict(response.getheaders()), response.read())
     finally:
         conn.close()
-
-
-class Server:
-    """A gunicorn process writing its output to a log file."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], log_path: Path) -> None:
-        self.log_path = log_path
-        self._log = log_path.open("wb")
-        self.process = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_for(self, found: Any, what: str, timeout: float = START_TIMEOUT) -> Any:
-        """Poll `found()` until it returns something truthy; fail with the log otherwise."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            result = found()
-            if result:
-                return result
-            if self.process.poll() is not None:
-                pytest.fail(f"gunicorn exited before {what}:\n{self.output()}")
-            time.sleep(0.1)
-        pytest.fail(f"no {what} within {timeout:.0f} s:\n{self.output()}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self._log.close()
 
 
 def answering(base_url: str) -> bool:
@@ -355,24 +315,11 @@ def redis_down_url(
         REDIS_URL="redis://127.0.0.1:1/0",
         PUBLIC_URL=f"http://127.0.0.1:{port}",
     )
-    argv = [
-        str(BIN / "gunicorn"),
-        "statsapi.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",
-        "--threads",
-        "4",
-        "--no-control-socket",
-    ]
-    server = Server(argv, env, tmp_path_factory.mktemp("redis-down") / "gunicorn.log")
-    base_url = f"http://127.0.0.1:{port}"
-    try:
+    log_path = tmp_path_factory.mktemp("redis-down") / "gunicorn.log"
+    with gunicorn_server(port, env, threads=4, log_path=log_path) as server:
+        base_url = f"http://127.0.0.1:{port}"
         server.wait_for(lambda: answering(base_url), "answer on /api/0/")
         yield base_url
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -6,9 +6,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import os
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +16,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.test import Client
-from live_server import database_url, free_port
+from live_server import database_url, environment, free_port
+from live_server import gunicorn_server as app_under_gunicorn
 
 import tsdb
 from ingest.selectors import outcome_combinations_get
@@ -157,8 +155,6 @@ def outcome_totals(key: ProjectKey) -> dict[tuple[str, str, str | None], int]:
 
 # -- a live server under gunicorn ---------------------------------------------------------------
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @contextlib.contextmanager
 def gunicorn_server(redis_prefix: str, *, workers: int = 2) -> Iterator[str]:
@@ -166,54 +162,18 @@ def gunicorn_server(redis_prefix: str, *, workers: int = 2) -> Iterator[str]:
     ``transactional_db`` so its rows are committed), Redis (or Redis Cluster, as the settings
     say) and Redis prefix. Yields the base URL."""
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "REDIS_CLUSTER": "True" if getattr(settings, "REDIS_CLUSTER", False) else "False",
-        "TSDB_PREFIX": redis_prefix + "ts:",
-        "QUOTAS_PREFIX": redis_prefix + "quota:",
-        "DEBUG": "False",
-        "SECRET_KEY": "ingest-tests-" + uuid.uuid4().hex,
-        "PUBLIC_URL": f"http://127.0.0.1:{port}",
-    }
-    env.pop("PYTEST_VERSION", None)
-    process = subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "gunicorn"),
-            "statsapi.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    env = environment(
+        DATABASE_URL=database_url(),
+        REDIS_URL=settings.REDIS_URL,
+        REDIS_CLUSTER="True" if getattr(settings, "REDIS_CLUSTER", False) else "False",
+        TSDB_PREFIX=redis_prefix + "ts:",
+        QUOTAS_PREFIX=redis_prefix + "quota:",
+        DEBUG="False",
+        SECRET_KEY="ingest-tests-" + uuid.uuid4().hex,
+        PUBLIC_URL=f"http://127.0.0.1:{port}",
     )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {process.stderr.read().decode()}")  # type: ignore[union-attr]
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+    with app_under_gunicorn(port, env, workers=workers):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def http_post(
