@@ -1,4 +1,7 @@
-"""Reads of what ingest recorded, for the stats endpoints."""
+"""Reads of what ingest recorded: the public read API for ``stats_v2`` (usage stats by outcome,
+category and reason), which the spec has ingest record now and the stats endpoints query
+later (spec/ingest.md, "Outcomes for stats_v2"). Until that endpoint exists, the ingest tests
+read outcomes back through it, as the endpoint will."""
 
 from __future__ import annotations
 
