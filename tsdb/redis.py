@@ -225,13 +225,37 @@ class RedisTSDB(BaseTSDB):
     def _read(
         self, model: int, rollup: int, buckets: list[int], fields: list[str]
     ) -> list[list[int]]:
-        if self.cluster:
-            return self._read_cluster(model, rollup, buckets, fields)
+        return self._read_multi([model], rollup, buckets, fields)[0]
+
+    def _read_multi(
+        self, models: list[int], rollup: int, buckets: list[int], fields: list[str]
+    ) -> list[list[list[int]]]:
+        """Every model's HMGETs in one round trip (on a cluster: one batch per node)."""
         by_vnode: dict[int, list[int]] = {}
         for index, field in enumerate(fields):
             by_vnode.setdefault(self.vnode(field), []).append(index)
+        if self.cluster:
+            replies = self._hmget_cluster(models, rollup, buckets, fields, by_vnode)
+        else:
+            replies = self._round_trip(
+                self._hmget_packed(models, rollup, buckets, fields, by_vnode)
+            )
+        per_model = len(buckets) * len(by_vnode)
+        return [
+            self._rows(replies[i * per_model : (i + 1) * per_model], by_vnode, len(fields))
+            for i in range(len(models))
+        ]
+
+    def _hmget_packed(
+        self,
+        models: list[int],
+        rollup: int,
+        buckets: list[int],
+        fields: list[str],
+        by_vnode: dict[int, list[int]],
+    ) -> list[bytes]:
         encode = self._encoder()
-        # Each vnode's fields are packed once and repeated for every bucket.
+        # Each vnode's fields are packed once and repeated for every model and bucket.
         groups = []
         for indexes in by_vnode.values():
             names = [encode(fields[i]) for i in indexes]
@@ -241,29 +265,33 @@ class RedisTSDB(BaseTSDB):
         make_key = self.make_key
         commands: list[bytes] = []
         append = commands.append
-        for bucket in buckets:
-            for vnode, (arity, packed) in zip(vnodes, groups, strict=True):
-                key = encode(make_key(model, rollup, bucket, vnode))
-                append(_HMGET % (arity, len(key), key, packed))
-        return self._rows(self._round_trip(commands), by_vnode, len(fields))
+        for model in models:
+            for bucket in buckets:
+                for vnode, (arity, packed) in zip(vnodes, groups, strict=True):
+                    key = encode(make_key(model, rollup, bucket, vnode))
+                    append(_HMGET % (arity, len(key), key, packed))
+        return commands
 
-    def _read_cluster(
-        self, model: int, rollup: int, buckets: list[int], fields: list[str]
-    ) -> list[list[int]]:
-        by_vnode: dict[int, list[int]] = {}
-        for index, field in enumerate(fields):
-            by_vnode.setdefault(self.vnode(field), []).append(index)
+    def _hmget_cluster(
+        self,
+        models: list[int],
+        rollup: int,
+        buckets: list[int],
+        fields: list[str],
+        by_vnode: dict[int, list[int]],
+    ) -> list[Any]:
         groups = [[fields[i] for i in indexes] for indexes in by_vnode.values()]
         vnodes = list(by_vnode)
         make_key = self.make_key
         pipe = ClusterBatch(self.client)
         send = pipe.execute_command
-        for bucket in buckets:
-            for vnode, names in zip(vnodes, groups, strict=True):
-                send("HMGET", make_key(model, rollup, bucket, vnode), *names)
+        for model in models:
+            for bucket in buckets:
+                for vnode, names in zip(vnodes, groups, strict=True):
+                    send("HMGET", make_key(model, rollup, bucket, vnode), *names)
         with unavailable_on_redis_errors():
-            replies = pipe.execute()
-        return self._rows(replies, by_vnode, len(fields))
+            replies: list[Any] = pipe.execute()
+        return replies
 
     @staticmethod
     def _rows(replies: list[Any], by_vnode: dict[int, list[int]], count: int) -> list[list[int]]:
@@ -307,7 +335,8 @@ class RedisTSDB(BaseTSDB):
         cluster, on every primary)."""
         if not self.prefix:
             raise ValueError("refusing to flush a RedisTSDB without a prefix")
-        pattern = "".join(f"[{c}]" if c in "*?[]\\" else c for c in self.prefix) + "*"
+        # Backslash-escape glob characters: "[c]" cannot escape "]" or "\\" themselves.
+        pattern = "".join(f"\\{c}" if c in "*?[]\\" else c for c in self.prefix) + "*"
         with unavailable_on_redis_errors():
             pipe = self._pipeline()
             for n, key in enumerate(self.client.scan_iter(match=pattern, count=1000), 1):

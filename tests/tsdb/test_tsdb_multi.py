@@ -160,7 +160,7 @@ def test_it_refuses_what_get_range_refuses(tsdb_backend: BaseTSDB) -> None:
 Batches = list[list[tuple[Any, ...]]]
 
 
-def test_it_reads_the_window_once_per_model_on_redis(
+def test_it_reads_every_model_in_one_round_trip_on_redis(
     counting_tsdb: RedisTSDB, sent_batches: Batches
 ) -> None:
     now = utcnow()
@@ -173,9 +173,8 @@ def test_it_reads_the_window_once_per_model_on_redis(
     )
 
     assert sum(counts(result[M.key_total_rejected][2])) == 1
-    # No more round trips than models (one in all once RedisTSDB reads several models
-    # together), and every hash asked for exactly once.
-    assert 1 <= len(sent_batches) <= len(KEY_MODELS)
+    # One round trip for all the models, and every hash asked for exactly once.
+    assert len(sent_batches) == 1
     commands = [command for batch in sent_batches for command in batch]
     assert {command[0] for command in commands} == {"HMGET"}
     vnodes = {counting_tsdb.vnode(str(key)) for key in keys}

@@ -211,3 +211,22 @@ def test_it_connects_with_a_short_timeout_and_no_blind_retries() -> None:
 def test_it_refuses_a_bad_vnode_count() -> None:
     with pytest.raises(ValueError, match="vnodes"):
         RedisTSDB(vnodes=0)
+
+
+def test_it_flushes_a_prefix_holding_glob_characters(
+    tsdb_prefix: str, raw_redis: redis.Redis, redis_tsdb: RedisTSDB
+) -> None:
+    prefix = tsdb_prefix + "odd]*\\[?:"
+    backend = RedisTSDB(client=redis_tsdb.client, prefix=prefix)
+    # Would match "odd]*\\[?:*" read as a glob, but is not under the prefix.
+    neighbour = tsdb_prefix + "odd]x\\[y:keep"
+    try:
+        backend.incr(TSDBModel.project_total_received, 1)
+        raw_redis.set(neighbour, 1)
+        assert len(list(raw_redis.scan_iter(match=tsdb_prefix + "*"))) > 1
+
+        backend.flush()
+
+        assert list(raw_redis.scan_iter(match=tsdb_prefix + "*")) == [neighbour]
+    finally:
+        raw_redis.delete(neighbour)
