@@ -10,7 +10,6 @@ keys are cached too, so a flood of bad keys costs one query per key per TTL.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -19,10 +18,9 @@ from django.conf import settings
 
 from ingest.filters import FilterSettings
 from ingest.models import InboundFilters
-from organizations.models import ProjectKey
+from organizations.models import ProjectKey, is_public_key
 
 MAX_CACHED_KEYS = 100_000
-PUBLIC_KEY_RE = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +82,7 @@ def load_project_config(public_key: str) -> ProjectConfig | None:
 
 def get_project_config(public_key: str) -> ProjectConfig | None:
     """The cached configuration of ``public_key`` (None: no such key), at most TTL old."""
-    if not PUBLIC_KEY_RE.fullmatch(public_key):
+    if not is_public_key(public_key):
         return None  # not a public key (NUL bytes included): answer without a query
     now = time.monotonic()
     cached = _cache.get(public_key)

@@ -17,11 +17,10 @@ from redis.exceptions import RedisError
 
 from ingest import services
 from ingest.errors import IngestError
-from tsdb.base import TSDBUnavailable
+from tsdb.base import TSDB_RETRY_AFTER_SECONDS, TSDBUnavailable
 
 logger = logging.getLogger(__name__)
 
-UNAVAILABLE_RETRY_AFTER = 10
 # Positive and within PostgreSQL's bigint: no other project id can exist.
 PROJECT_ID_RE = re.compile(r"[1-9][0-9]{0,17}")
 CORS_HEADERS = {
@@ -51,7 +50,7 @@ def _unavailable() -> HttpResponse:
     return json_response(
         503,
         {"detail": "The server cannot count events right now; try again shortly."},
-        {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+        {"Retry-After": str(TSDB_RETRY_AFTER_SECONDS)},
     )
 
 
