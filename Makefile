@@ -33,7 +33,7 @@ test: lint
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict tsdb
+	$(BIN)/mypy --strict tsdb organizations ingest usage statsapi
 
 fmt: $(VENV)/.dev-installed
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .

@@ -78,7 +78,7 @@ def _capped(
 ) -> bytes:
     """Collect output from ``produce(max_bytes)`` until it returns nothing, never holding
     more than ``cap`` bytes; 413 naming ``what`` past it."""
-    parts = []
+    parts: list[bytes] = []
     total = 0
     while True:
         out = produce(min(chunk, cap - total + 1))
@@ -92,7 +92,7 @@ def _capped(
 
 def _inflate(data: bytes, wbits: int, cap: int) -> bytes:
     """zlib/gzip/raw deflate (by ``wbits``), concatenated gzip members included."""
-    parts = []
+    parts: list[bytes] = []
     total = 0
     while data:
         if len(parts) == MAX_GZIP_MEMBERS:
@@ -104,7 +104,7 @@ def _inflate(data: bytes, wbits: int, cap: int) -> bytes:
 
         def produce(limit: int, d: Any = d) -> bytes:
             nonlocal pending
-            out = d.decompress(pending, limit)
+            out: bytes = d.decompress(pending, limit)
             pending = d.unconsumed_tail
             return out
 
@@ -127,11 +127,13 @@ def _unbrotli(data: bytes, cap: int) -> bytes:
         nonlocal first
         if first:
             first = False
-            return d.process(data, output_buffer_limit=limit)
+            out: bytes = d.process(data, output_buffer_limit=limit)
+            return out
         if d.is_finished():
             return b""
         # Input stays buffered inside the decompressor; empty input drains it.
-        return d.process(b"", output_buffer_limit=limit)
+        drained: bytes = d.process(b"", output_buffer_limit=limit)
+        return drained
 
     out = _capped(produce, cap)
     if not d.is_finished():

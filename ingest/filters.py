@@ -140,8 +140,9 @@ def event_messages(event: dict[str, Any]) -> list[str]:
     legacy = _dict(event.get("sentry.interfaces.Message"))
     messages.extend(_strings(legacy.get("formatted"), legacy.get("message")))
     for exc in exceptions(event):
-        kind = exc.get("type") if isinstance(exc.get("type"), str) else ""
-        value = exc.get("value") if isinstance(exc.get("value"), str) else ""
+        raw_kind, raw_value = exc.get("type"), exc.get("value")
+        kind = raw_kind if isinstance(raw_kind, str) else ""
+        value = raw_value if isinstance(raw_value, str) else ""
         if kind and value:
             messages.append(f"{kind}: {value}")
         elif kind or value:

@@ -29,28 +29,19 @@ from typing import Any
 from django.conf import settings
 from redis.exceptions import RedisError
 
-import tsdb
 from ingest import auth
 from ingest.bodies import decode_content, decode_legacy_store_body, read_body
 from ingest.envelope import Item, json_object, normalize_event_id, parse_envelope
-from ingest.errors import IngestError, too_large
+from ingest.errors import IngestError, too_large, unauthorized
 from ingest.events import event_timestamp
 from ingest.filters import filter_event, parse_ip
-from ingest.outcomes import (
-    ACCEPTED,
-    INVALID,
-    ITEM_CATEGORIES,
-    RATE_LIMITED,
-    OutcomeRecorder,
-    item_quantity,
-    mark_registered,
-    outcome_set_name,
-    outcome_set_ttl,
-    unregistered,
-)
+from ingest.outcomes import ITEM_CATEGORIES, OutcomeRecorder, item_quantity
 from ingest.projectconfig import ProjectConfig
 from ingest.store import QuotaTake, get_store
-from tsdb.base import TSDBUnavailable, outcome_key
+from tsdb.base import TSDBUnavailable
+from usage import registry
+from usage.catalogue import Outcome, OutcomeKind
+from usage.registry import Combination
 
 logger = logging.getLogger(__name__)
 
@@ -94,14 +85,15 @@ def _is_trusted(address: str, networks: tuple[Any, ...]) -> bool:
 def sender_ip(environ: Mapping[str, Any]) -> str | None:
     """REMOTE_ADDR, or the nearest untrusted X-Forwarded-For hop when REMOTE_ADDR is one of
     ``settings.INGEST_TRUSTED_PROXIES``."""
-    remote = environ.get("REMOTE_ADDR") or None
+    remote: str | None = environ.get("REMOTE_ADDR") or None
     proxies = tuple(settings.INGEST_TRUSTED_PROXIES)
     if not remote or not proxies:
         return remote
     networks = _trusted_networks(proxies)
     if not _is_trusted(remote, networks):
         return remote
-    hops = [hop.strip() for hop in (environ.get("HTTP_X_FORWARDED_FOR") or "").split(",")]
+    forwarded: str = environ.get("HTTP_X_FORWARDED_FOR") or ""
+    hops = [hop.strip() for hop in forwarded.split(",")]
     for hop in reversed([hop for hop in hops if hop]):
         if not _is_trusted(hop, networks):
             return hop
@@ -138,12 +130,12 @@ def _retry_after(take: QuotaTake, now: float) -> int:
 # -- counting ---------------------------------------------------------------------------------
 
 
-def _exchange(takes: list[QuotaTake], set_name: str, new_keys: list[str]) -> list[bool]:
-    """One round trip: the quota takes, and the outcome keys this process has not yet added
-    to the organization's set. Returns one granted flag per take."""
-    members = {set_name: new_keys} if new_keys else {}
-    results = get_store().exchange(takes, members, outcome_set_ttl())
-    mark_registered(set_name, new_keys)
+def _exchange(takes: list[QuotaTake], organization_id: int, new_members: list[str]) -> list[bool]:
+    """One round trip: the quota takes, and the outcome combinations this process has not yet
+    added to the organization's registry. Returns one granted flag per take."""
+    commands = registry.get_registry().add_commands(organization_id, new_members)
+    results = get_store().exchange(takes, commands)
+    registry.mark_registered(organization_id, new_members)
     return results
 
 
@@ -166,30 +158,20 @@ def _count(
             kept.append(event)
 
     takes = _quota_takes(config, len(kept), received) if kept else []
-    set_name = outcome_set_name(config.organization_id)
-    candidates = set(recorder.outcomes)
+    # The outcome of a kept event is known only after the quota answers: register both.
+    candidates: set[Combination] = set(recorder.combinations)
     for event in kept:
-        candidates.add(
-            outcome_key(
-                project_id=config.project_id, category=event.category, outcome=ACCEPTED, reason=None
-            )
-        )
+        candidates.add(recorder.combination(OutcomeKind(event.category, Outcome.accepted)))
         for _, reason in takes:
-            candidates.add(
-                outcome_key(
-                    project_id=config.project_id,
-                    category=event.category,
-                    outcome=RATE_LIMITED,
-                    reason=reason,
-                )
-            )
-    new_keys = unregistered(set_name, candidates)
+            kind = OutcomeKind(event.category, Outcome.rate_limited, reason)
+            candidates.add(recorder.combination(kind))
+    new_members = registry.pending(config.organization_id, candidates)
 
     limited: RateLimit | None = None
     granted: list[QuotaTake] = []
     store = get_store()
-    if takes or new_keys:
-        results = _exchange([take for take, _ in takes], set_name, new_keys)
+    if takes or new_members:
+        results = _exchange([take for take, _ in takes], config.organization_id, new_members)
         for (take, reason), ok in zip(takes, results, strict=True):
             if ok:
                 granted.append(take)
@@ -210,7 +192,7 @@ def _count(
             recorder.error_accepted(event.category, timestamp)
 
     try:
-        tsdb.backend.incr_multi(recorder.tsdb_items(), timestamp=received)
+        recorder.write(timestamp=received)
     except (TSDBUnavailable, RedisError):
         if granted:
             try:
@@ -228,13 +210,12 @@ def _record_invalid(config: ProjectConfig, categories: list[tuple[str, int]], re
         return
     recorder = OutcomeRecorder(config)
     for category, quantity in categories:
-        recorder.outcome(category, INVALID, reason, quantity)
-    set_name = outcome_set_name(config.organization_id)
+        recorder.outcome(category, Outcome.invalid, reason, quantity)
     try:
-        new_keys = unregistered(set_name, recorder.outcomes)
-        if new_keys:
-            _exchange([], set_name, new_keys)
-        tsdb.backend.incr_multi(recorder.tsdb_items())
+        new_members = registry.pending(config.organization_id, recorder.combinations)
+        if new_members:
+            _exchange([], config.organization_id, new_members)
+        recorder.write()
     except TSDBUnavailable:
         logger.warning("could not record an invalid outcome: Redis is unavailable")
     except RedisError:
@@ -298,11 +279,11 @@ def envelope_ingest(
     if "dsn" in envelope.headers:
         dsn_key = auth.dsn_public_key(envelope.headers["dsn"], project_id)
         if credentials.public_key and dsn_key != credentials.public_key:
-            raise auth.unauthorized("Conflicting authentication information: two different keys")
+            raise unauthorized("Conflicting authentication information: two different keys")
         if config is None:
             config = auth.authenticate(dsn_key, project_id)
     if config is None:
-        raise auth.unauthorized(auth.NO_AUTH)
+        raise unauthorized(auth.NO_AUTH)
 
     recorder = OutcomeRecorder(config)
     events: list[ErrorEvent] = []
@@ -319,7 +300,7 @@ def envelope_ingest(
                 category = ITEM_CATEGORIES.get(item.type)
                 if category is not None:
                     quantity = item_quantity(item.type, item.headers, item.payload)
-                    recorder.outcome(category, ACCEPTED, None, quantity)
+                    recorder.outcome(category, Outcome.accepted, None, quantity)
     except IngestError as exc:
         _record_invalid(config, _item_categories(envelope.items), exc.reason)
         raise

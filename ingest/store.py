@@ -1,13 +1,11 @@
-"""Ingest's own shared state: quota counters and the per-organization outcome key sets.
+"""Ingest's own shared state: quota counters (and, in the same round trip, the registrations
+of outcome combinations that ``usage.registry`` keeps).
 
 ``RedisIngestStore`` layout (``prefix`` is ``settings.QUOTAS_PREFIX``)::
 
     {prefix}k:{key_id}:{window}:{window_start}    quota counter of a DSN key (string)
     {prefix}o:{org_id}:{window}:{window_start}    quota counter of an organization (string)
                                                   both EXPIREAT the window's end
-    {prefix}outcomes:{org_id}                     set of outcome keys seen in the organization
-                                                  (tsdb.base.outcome_key), EXPIRE past the
-                                                  longest TSDB retention
 
 A quota is taken with a one-key script (check, then INCRBY and EXPIREAT, atomically), so a
 refused event never uses quota; quota is given back with another one-key script. Scripts are
@@ -15,8 +13,9 @@ called by their SHA1 (EVALSHA); a server that does not hold a script (restarted,
 a cluster node that never ran it) answers NOSCRIPT without running anything, and those commands
 alone are sent again as EVAL, which runs the script and leaves it cached there. Every command
 names exactly one key (EVALSHA with one declared key, SADD, EXPIRE, SMEMBERS), so each runs on
-whichever Redis Cluster node owns that key's slot. ``exchange`` sends every quota take and set
-addition of a request in one batch: one round trip on a single Redis.
+whichever Redis Cluster node owns that key's slot. ``exchange`` sends every quota take of a
+request, and the registry commands it is given (``usage.registry.BaseRegistry.add_commands``),
+in one batch: one round trip on a single Redis.
 
 Redis Cluster (``settings.REDIS_CLUSTER``): ``REDIS_URL`` names one node; the cluster client is
 built on first use (a cluster down at startup does not stop the server). A batch is split per
@@ -56,6 +55,7 @@ from tsdb.redisclient import (
     client_options,
     unavailable_on_redis_errors,
 )
+from usage.registry import Command
 
 # KEYS[1] counter; ARGV limit, amount, expire-at. Returns {granted 0/1, count after}.
 TAKE_QUOTA_SCRIPT = """
@@ -91,18 +91,13 @@ class QuotaTake:
 
 
 class BaseIngestStore:
-    def exchange(
-        self, takes: list[QuotaTake], members: dict[str, list[str]], members_ttl: int
-    ) -> list[bool]:
-        """Apply every take (in order, each atomically) and add ``members`` to their sets
-        (set name -> members), all at once. Returns one granted flag per take."""
+    def exchange(self, takes: list[QuotaTake], commands: list[Command]) -> list[bool]:
+        """Apply every take (in order, each atomically) and send ``commands`` (Redis commands
+        of one key each, for the same Redis), all at once. Returns one granted flag per take."""
         raise NotImplementedError
 
     def give_back(self, takes: list[QuotaTake]) -> None:
         """Return quota taken by ``takes`` (an event refused later, or not counted)."""
-        raise NotImplementedError
-
-    def set_members(self, name: str) -> set[str]:
         raise NotImplementedError
 
 
@@ -160,20 +155,15 @@ class RedisIngestStore(BaseIngestStore):
                     raise reply
             return replies
 
-    def exchange(
-        self, takes: list[QuotaTake], members: dict[str, list[str]], members_ttl: int
-    ) -> list[bool]:
-        commands: list[tuple[str, tuple[Any, ...]]] = [
+    def exchange(self, takes: list[QuotaTake], commands: list[Command]) -> list[bool]:
+        batch: list[Command] = [
             (
                 take.name,
                 ("EVALSHA", TAKE_QUOTA_SHA, 1, take.name, take.limit, take.amount, take.expire_at),
             )
             for take in takes
         ]
-        for name, values in members.items():
-            commands.append((name, ("SADD", name, *values)))
-            commands.append((name, ("EXPIRE", name, members_ttl)))
-        replies = self._send(commands)
+        replies = self._send(batch + commands)
         return [bool(reply[0]) for reply in replies[: len(takes)]]
 
     def give_back(self, takes: list[QuotaTake]) -> None:
@@ -185,11 +175,6 @@ class RedisIngestStore(BaseIngestStore):
                 ]
             )
 
-    def set_members(self, name: str) -> set[str]:
-        client = self.client
-        with unavailable_on_redis_errors():
-            return set(client.smembers(name))
-
     def close(self) -> None:
         self._connector.close()
 
@@ -199,12 +184,11 @@ class InMemoryIngestStore(BaseIngestStore):
 
     def __init__(self) -> None:
         self._counters: dict[str, tuple[int, int]] = {}  # name -> (count, expire_at)
-        self._sets: dict[str, tuple[set[str], float]] = {}
         self._lock = threading.Lock()
 
-    def exchange(
-        self, takes: list[QuotaTake], members: dict[str, list[str]], members_ttl: int
-    ) -> list[bool]:
+    def exchange(self, takes: list[QuotaTake], commands: list[Command]) -> list[bool]:
+        if commands:
+            raise ValueError("the in-memory store sends no Redis commands")
         now = time.time()
         granted = []
         with self._lock:
@@ -217,11 +201,6 @@ class InMemoryIngestStore(BaseIngestStore):
                     continue
                 self._counters[take.name] = (current + take.amount, take.expire_at)
                 granted.append(True)
-            for name, values in members.items():
-                stored = self._sets.get(name)
-                values_set = stored[0] if stored and stored[1] > now else set()
-                values_set.update(values)
-                self._sets[name] = (values_set, now + members_ttl)
             if len(self._counters) > 10_000:
                 self._counters = {k: v for k, v in self._counters.items() if v[1] > now}
         return granted
@@ -231,11 +210,6 @@ class InMemoryIngestStore(BaseIngestStore):
             for take in takes:
                 current, expire_at = self._counters.get(take.name, (0, 0))
                 self._counters[take.name] = (max(0, current - take.amount), expire_at)
-
-    def set_members(self, name: str) -> set[str]:
-        with self._lock:
-            stored = self._sets.get(name)
-            return set(stored[0]) if stored and stored[1] > time.time() else set()
 
 
 _lock = threading.Lock()

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import TooManyFieldsSent
+from django.core.handlers.wsgi import WSGIRequest
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from redis.exceptions import RedisError
 
@@ -56,7 +57,7 @@ def _unavailable() -> HttpResponse:
 
 def _ingest_view(handler: Callable[..., services.IngestResult]) -> Callable[..., HttpResponse]:
     @csrf_exempt
-    def view(request: HttpRequest, project_id: str) -> HttpResponse:
+    def view(request: WSGIRequest, project_id: str) -> HttpResponse:
         if request.method == "OPTIONS":
             response = HttpResponse(status=200)
             for name, value in PREFLIGHT_HEADERS.items():

@@ -17,7 +17,6 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from ingest.admin import InboundFiltersInline
 from organizations import forms
 from organizations.models import (
     ApiToken,
@@ -32,14 +31,14 @@ from organizations.models import (
 from organizations.services import project_key_create, token_issue, token_revoke
 
 
-class TeamInline(admin.TabularInline):
+class TeamInline(admin.TabularInline[Team, Organization]):
     model = Team
     fields = ["slug", "name"]
     extra = 0
     show_change_link = True
 
 
-class OrganizationMemberInline(admin.TabularInline):
+class OrganizationMemberInline(admin.TabularInline[OrganizationMember, Organization]):
     model = OrganizationMember
     fields = ["user", "role"]
     raw_id_fields = ["user"]
@@ -48,7 +47,7 @@ class OrganizationMemberInline(admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(admin.ModelAdmin[Organization]):
     list_display = ["slug", "name", "status", "project_count", "member_count", "date_created"]
     list_filter = ["status", "is_early_adopter"]
     search_fields = ["slug", "name"]
@@ -74,7 +73,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(admin.ModelAdmin[Team]):
     list_display = ["slug", "name", "organization", "date_created"]
     list_filter = ["organization"]
     search_fields = ["slug", "name", "organization__slug"]
@@ -88,7 +87,7 @@ class KeyDsnMixin:
         return obj.dsn if obj.pk else "(assigned on save)"
 
 
-class ProjectKeyInline(KeyDsnMixin, admin.TabularInline):
+class ProjectKeyInline(KeyDsnMixin, admin.TabularInline[ProjectKey, Project]):
     model = ProjectKey
     fields = ["label", "dsn", "is_active", "rate_limit_count", "rate_limit_window"]
     readonly_fields = ["dsn"]
@@ -97,7 +96,7 @@ class ProjectKeyInline(KeyDsnMixin, admin.TabularInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(admin.ModelAdmin[Project]):
     form = forms.ProjectForm
     list_display = ["slug", "name", "organization", "id", "date_created"]
     list_filter = ["organization"]
@@ -105,10 +104,10 @@ class ProjectAdmin(admin.ModelAdmin):
     list_select_related = ["organization"]
     autocomplete_fields = ["organization"]
     filter_horizontal = ["teams"]
-    inlines = [ProjectKeyInline, InboundFiltersInline]
+    inlines = [ProjectKeyInline]
 
     def save_related(
-        self, request: HttpRequest, form: ModelForm, formsets: Any, change: bool
+        self, request: HttpRequest, form: ModelForm[Project], formsets: Any, change: bool
     ) -> None:
         super().save_related(request, form, formsets, change)
         # Like createproject: a new project gets its first DSN key unless one was added inline.
@@ -117,7 +116,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProjectKey)
-class ProjectKeyAdmin(KeyDsnMixin, admin.ModelAdmin):
+class ProjectKeyAdmin(KeyDsnMixin, admin.ModelAdmin[ProjectKey]):
     list_display = ["dsn", "project", "label", "is_active", "rate_limit"]
     list_filter = ["is_active", "project__organization"]
     search_fields = ["public_key", "label", "project__slug", "project__organization__slug"]
@@ -144,7 +143,7 @@ class ProjectKeyAdmin(KeyDsnMixin, admin.ModelAdmin):
 
 
 @admin.register(OrganizationMember)
-class OrganizationMemberAdmin(admin.ModelAdmin):
+class OrganizationMemberAdmin(admin.ModelAdmin[OrganizationMember]):
     form = forms.OrganizationMemberForm
     list_display = ["user", "organization", "role", "date_created"]
     list_filter = ["role", "organization"]
@@ -161,7 +160,9 @@ class TokenStatusFilter(admin.SimpleListFilter):
     title = "status"
     parameter_name = "status"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, str]]:
         return [("active", "Active"), ("expired", "Expired"), ("revoked", "Revoked")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -175,12 +176,12 @@ class TokenStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
-class TokenAdmin(admin.ModelAdmin):
+class TokenAdmin(admin.ModelAdmin[Any]):
     """Shared by both token kinds. Subclasses set the owner field and the two forms."""
 
     owner_field = ""
-    add_form: type[ModelForm] = ModelForm
-    change_form: type[ModelForm] = ModelForm
+    add_form: type[ModelForm[Any]] = ModelForm
+    change_form: type[ModelForm[Any]] = ModelForm
     token_created_template = "admin/organizations/token_created.html"
 
     list_filter = [TokenStatusFilter, "expires_at", "last_used_at"]
@@ -192,14 +193,14 @@ class TokenAdmin(admin.ModelAdmin):
         obj: BaseToken | None = None,
         change: bool = False,
         **kwargs: Any,
-    ) -> type[ModelForm]:
+    ) -> type[ModelForm[Any]]:
         kwargs["form"] = self.change_form if obj is not None else self.add_form
         return super().get_form(request, obj, change=change, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: BaseToken | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: BaseToken | None = None) -> tuple[str, ...]:
         if obj is None:
-            return ["name", self.owner_field, "scopes", "expires_at"]
-        return [
+            return ("name", self.owner_field, "scopes", "expires_at")
+        return (
             "token_display",
             self.owner_field,
             "name",
@@ -208,7 +209,7 @@ class TokenAdmin(admin.ModelAdmin):
             "date_created",
             "last_used_at",
             "revoked_at",
-        ]
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: BaseToken | None = None) -> list[str]:
         if obj is None:
@@ -233,7 +234,7 @@ class TokenAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
 
     def save_model(
-        self, request: HttpRequest, obj: BaseToken, form: ModelForm, change: bool
+        self, request: HttpRequest, obj: BaseToken, form: ModelForm[Any], change: bool
     ) -> None:
         if change:
             super().save_model(request, obj, form, change)
@@ -306,9 +307,9 @@ class OrgAuthTokenAdmin(TokenAdmin):
     list_select_related = ["organization"]
     autocomplete_fields = ["organization"]
 
-    def get_fields(self, request: HttpRequest, obj: BaseToken | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: BaseToken | None = None) -> tuple[str, ...]:
         fields = super().get_fields(request, obj)
-        return fields if obj is None else [*fields, "created_by"]
+        return fields if obj is None else (*fields, "created_by")
 
     def get_readonly_fields(self, request: HttpRequest, obj: BaseToken | None = None) -> list[str]:
         fields = super().get_readonly_fields(request, obj)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -55,6 +55,7 @@ class TokenAuthentication(BaseAuthentication):
         token = self.get_token(plaintext)
         if token.is_expired:
             raise exceptions.AuthenticationFailed("Token expired")
+        user: User | AnonymousUser
         if isinstance(token, ApiToken):
             user = token.user
             if not user.is_active:
@@ -91,7 +92,7 @@ class TokenAuthentication(BaseAuthentication):
     def record_use(self, token: BaseToken) -> None:
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-            type(token).objects.filter(pk=token.pk).update(last_used_at=now)
+            type(token)._default_manager.filter(pk=token.pk).update(last_used_at=now)
             token.last_used_at = now
 
     def authenticate_header(self, request: Request) -> str:

@@ -14,14 +14,14 @@ from rest_framework import serializers
 from organizations.access import Access
 from organizations.models import Organization, OrganizationStatus, Project, Team
 
-ORGANIZATION_STATUS_NAMES = {
+ORGANIZATION_STATUS_NAMES: dict[str, str] = {
     OrganizationStatus.ACTIVE: "active",
     OrganizationStatus.PENDING_DELETION: "pending deletion",
     OrganizationStatus.DELETION_IN_PROGRESS: "deletion in progress",
 }
 
 
-class UserSerializer(serializers.Serializer):
+class UserSerializer(serializers.Serializer[Any]):
     """The `user` of `GET /api/0/`. `email` is a string, never null (sentry-cli needs it)."""
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
@@ -38,7 +38,7 @@ class UserSerializer(serializers.Serializer):
         }
 
 
-class OrganizationSerializer(serializers.ModelSerializer):
+class OrganizationSerializer(serializers.ModelSerializer[Organization]):
     id = serializers.CharField(read_only=True)
     dateCreated = serializers.DateTimeField(source="date_created", read_only=True)
     isEarlyAdopter = serializers.BooleanField(source="is_early_adopter", read_only=True)
@@ -91,7 +91,7 @@ class OrganizationSerializer(serializers.ModelSerializer):
         return False
 
 
-class TeamSummarySerializer(serializers.ModelSerializer):
+class TeamSummarySerializer(serializers.ModelSerializer[Team]):
     id = serializers.CharField(read_only=True)
 
     class Meta:
@@ -100,7 +100,7 @@ class TeamSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class ProjectSerializer(serializers.ModelSerializer[Project]):
     """A project with its organization and teams.
 
     Needs `context["access"]` (the caller's Access in the project's organization) for
@@ -147,7 +147,8 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     @property
     def caller_access(self) -> Access:
-        return self.context["access"]
+        access: Access = self.context["access"]
+        return access
 
     def get_platform(self, project: Project) -> str | None:
         return project.platform or None
@@ -185,7 +186,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         return data
 
     def get_teams(self, project: Project) -> list[dict[str, Any]]:
-        return TeamSummarySerializer(project.teams.all(), many=True).data
+        return list(TeamSummarySerializer(project.teams.all(), many=True).data)
 
     def get_team(self, project: Project) -> dict[str, Any] | None:
         teams = list(project.teams.all())

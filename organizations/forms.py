@@ -21,7 +21,9 @@ from organizations.scopes import DEFAULT_TOKEN_SCOPES, SCOPE_CHOICES
 from organizations.services import teams_check
 
 
-def check_teams_in_organization(form: forms.ModelForm, organization: Organization | None) -> None:
+def check_teams_in_organization(
+    form: forms.ModelForm[Any], organization: Organization | None
+) -> None:
     """The form's `teams` error when one belongs to another organization (`teams_check`)."""
     teams = form.cleaned_data.get("teams")
     if organization is None or not teams:
@@ -32,24 +34,24 @@ def check_teams_in_organization(form: forms.ModelForm, organization: Organizatio
         form.add_error("teams", exc)
 
 
-class ProjectForm(forms.ModelForm):
+class ProjectForm(forms.ModelForm[Project]):
     class Meta:
         model = Project
         fields = ["organization", "slug", "name", "platform", "teams", "date_created"]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         check_teams_in_organization(self, cleaned.get("organization"))
         return cleaned
 
 
-class OrganizationMemberForm(forms.ModelForm):
+class OrganizationMemberForm(forms.ModelForm[OrganizationMember]):
     class Meta:
         model = OrganizationMember
         fields = ["organization", "user", "role", "teams", "date_created"]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         check_teams_in_organization(self, cleaned.get("organization"))
         return cleaned
 
@@ -64,7 +66,7 @@ class ScopesField(forms.MultipleChoiceField):
         super().__init__(**kwargs)
 
 
-class TokenFormMixin(forms.ModelForm):
+class TokenFormMixin(forms.ModelForm[Any]):
     scopes = ScopesField()
 
     def clean_expires_at(self) -> datetime | None:

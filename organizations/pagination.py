@@ -15,6 +15,7 @@ can page without parsing URLs:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,7 +97,10 @@ class SentryCursorPagination(BasePagination):
         return cursor
 
     def paginate_queryset(
-        self, queryset: QuerySet[Any], request: Request, view: APIView | None = None
+        self,
+        queryset: QuerySet[Any, Any] | Sequence[Any],
+        request: Request,
+        view: APIView | None = None,
     ) -> list[Any]:
         limit = self.get_limit(request)
         cursor = self.get_cursor(request, limit)

@@ -1,21 +1,14 @@
-"""Reads: organizations, teams, projects and keys by path segment, visibility, and stats.
-
-All stats endpoints share one series implementation (`stats_series_get`): the TSDB picks
-the buckets, zero-fills and aligns them; these functions only choose the model and keys and
-combine series (sum for teams, accepted = total - dropped - filtered for keys).
-"""
+"""Reads: organizations, teams, projects and keys by path segment, and what a caller may see.
+(The counters are read by ``usage.selectors``.)"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from datetime import datetime
 from typing import TypeVar
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
-import tsdb
 from organizations.access import Access
 from organizations.models import (
     Organization,
@@ -26,35 +19,6 @@ from organizations.models import (
     Team,
     is_public_key,
 )
-from tsdb.base import INBOUND_FILTER_MODELS, TSDBModel
-
-Series = list[tuple[int, int]]
-
-# `stat` query values -> the TSDB model each reads.
-ORGANIZATION_STATS = {
-    "received": TSDBModel.organization_total_received,
-    "rejected": TSDBModel.organization_total_rejected,
-    "blacklisted": TSDBModel.organization_total_blacklisted,
-}
-PROJECT_STATS = {
-    "received": TSDBModel.project_total_received,
-    "rejected": TSDBModel.project_total_rejected,
-    "blacklisted": TSDBModel.project_total_blacklisted,
-    "generated": TSDBModel.project,
-    **INBOUND_FILTER_MODELS,
-}
-# Project stat keys Sentry accepts that nothing here counts: they read as zeros.
-PROJECT_ZERO_STATS = ("forwarded", "invalid-csp", "cors", "discarded-hash")
-PROJECT_STAT_CHOICES = (*PROJECT_STATS, *PROJECT_ZERO_STATS)
-# `group=project` of organization stats: the project totals and `generated`.
-ORGANIZATION_PROJECT_STATS = {
-    stat: PROJECT_STATS[stat] for stat in ("received", "rejected", "blacklisted", "generated")
-}
-TEAM_STATS = {
-    "generated": TSDBModel.project,
-    "received": TSDBModel.project_total_received,
-    "rejected": TSDBModel.project_total_rejected,
-}
 
 # Largest value of a PostgreSQL bigint: ids beyond it cannot exist and must not reach a query.
 MAX_DB_ID = 2**63 - 1
@@ -84,7 +48,7 @@ def organization_get(*, id_or_slug: str) -> Organization | None:
 
 
 def organization_list_visible(
-    *, user: AbstractBaseUser | AnonymousUser, auth: object
+    *, user: User | AnonymousUser, auth: object
 ) -> QuerySet[Organization]:
     """The active organizations a caller may list, by slug: an organization token's own
     organization, else those `user` is a member of; none for an anonymous caller."""
@@ -131,140 +95,3 @@ def project_list_visible(*, access: Access) -> QuerySet[Project]:
 
 def project_is_visible(*, access: Access, project: Project) -> bool:
     return project_list_visible(access=access).filter(pk=project.pk).exists()
-
-
-def stats_series_get(
-    *,
-    model: TSDBModel,
-    keys: Iterable[int],
-    start: datetime,
-    end: datetime,
-    rollup: int,
-) -> dict[int, Series]:
-    """One `[(bucket_ts, count), ...]` series per key: ascending, zero-filled, the last
-    bucket `floor(end / rollup) * rollup`. Raises TSDBUnavailable when the TSDB is down."""
-    keys = list(keys)
-    if not keys:
-        return {}
-    return tsdb.backend.get_range(model, keys, start, end, rollup=rollup)
-
-
-def zero_series(*, start: datetime, end: datetime, rollup: int) -> Series:
-    """The window's buckets, every count 0. Reads nothing."""
-    return [(ts, 0) for ts in tsdb.backend.get_series(start, end, rollup)]
-
-
-def sum_series(series: Iterable[Series], *, start: datetime, end: datetime, rollup: int) -> Series:
-    """Point-by-point sum of series sharing the window's timestamps."""
-    timestamps = tsdb.backend.get_series(start, end, rollup)
-    totals = [0] * len(timestamps)
-    for points in series:
-        for index, (_, count) in enumerate(points):
-            totals[index] += count
-    return list(zip(timestamps, totals, strict=True))
-
-
-def organization_stats_get(
-    *,
-    organization: Organization,
-    stat: str,
-    start: datetime,
-    end: datetime,
-    rollup: int,
-    ids: frozenset[int] | None = None,
-) -> Series | None:
-    """The organization's series of `stat` (a key of ORGANIZATION_STATS); None when `ids`
-    excludes the organization."""
-    if ids is not None and organization.pk not in ids:
-        return None
-    series = stats_series_get(
-        model=ORGANIZATION_STATS[stat], keys=[organization.pk], start=start, end=end, rollup=rollup
-    )
-    return series[organization.pk]
-
-
-def organization_project_stats_get(
-    *,
-    access: Access,
-    stat: str,
-    start: datetime,
-    end: datetime,
-    rollup: int,
-    project_ids: frozenset[int] | None = None,
-    ids: frozenset[int] | None = None,
-) -> dict[int, Series]:
-    """Series of `stat` (a key of ORGANIZATION_PROJECT_STATS) per visible project of the
-    organization (`group=project`), optionally only those in `project_ids` and in `ids`;
-    invisible ids are silently left out. Keyed by project id."""
-    projects = project_list_visible(access=access)
-    if project_ids is not None:
-        projects = projects.filter(pk__in=project_ids)
-    if ids is not None:
-        projects = projects.filter(pk__in=ids)
-    keys = list(projects.values_list("pk", flat=True))
-    model = ORGANIZATION_PROJECT_STATS[stat]
-    return stats_series_get(model=model, keys=keys, start=start, end=end, rollup=rollup)
-
-
-def project_stats_get(
-    *,
-    project: Project,
-    stat: str,
-    start: datetime,
-    end: datetime,
-    rollup: int,
-) -> Series:
-    """The project's series of `stat` (one of PROJECT_STAT_CHOICES); zeros for the keys
-    nothing counts (PROJECT_ZERO_STATS)."""
-    if stat not in PROJECT_STATS:
-        return zero_series(start=start, end=end, rollup=rollup)
-    series = stats_series_get(
-        model=PROJECT_STATS[stat], keys=[project.pk], start=start, end=end, rollup=rollup
-    )
-    return series[project.pk]
-
-
-def team_stats_get(
-    *,
-    access: Access,
-    team: Team,
-    stat: str,
-    start: datetime,
-    end: datetime,
-    rollup: int,
-) -> Series | None:
-    """The sum of the `stat` series (a key of TEAM_STATS) of the team's projects visible to
-    `access`; None when it has none."""
-    keys = list(project_list_visible(access=access).filter(teams=team).values_list("pk", flat=True))
-    if not keys:
-        return None
-    series = stats_series_get(
-        model=TEAM_STATS[stat], keys=keys, start=start, end=end, rollup=rollup
-    )
-    return sum_series(series.values(), start=start, end=end, rollup=rollup)
-
-
-def project_key_stats_get(
-    *, key: ProjectKey, start: datetime, end: datetime, rollup: int
-) -> list[dict[str, int]]:
-    """Per bucket: `total`, `dropped`, `filtered` (the key's received, rejected and
-    blacklisted counts, read together) and `accepted = total - dropped - filtered`."""
-    models = (
-        TSDBModel.key_total_received,
-        TSDBModel.key_total_rejected,
-        TSDBModel.key_total_blacklisted,
-    )
-    series = tsdb.backend.get_range_multi(models, [key.pk], start, end, rollup=rollup)
-    total, dropped, filtered = (series[model][key.pk] for model in models)
-    return [
-        {
-            "ts": ts,
-            "total": received,
-            "dropped": rejected,
-            "filtered": blacklisted,
-            "accepted": received - rejected - blacklisted,
-        }
-        for (ts, received), (_, rejected), (_, blacklisted) in zip(
-            total, dropped, filtered, strict=True
-        )
-    ]

@@ -7,14 +7,12 @@ ones that write several rows do it in one transaction.
 
 from __future__ import annotations
 
-import math
-import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -84,7 +82,7 @@ def teams_check(*, organization: Organization, teams: Iterable[Team]) -> None:
 # --- users, organizations, teams, members ---------------------------------------------------
 
 
-def user_get_or_create(*, username: str) -> tuple[AbstractBaseUser, bool]:
+def user_get_or_create(*, username: str) -> tuple[User, bool]:
     """The user with this username, created (with no usable password) if missing."""
     user_model = get_user_model()
     user = user_model.objects.filter(username=username).first()
@@ -99,7 +97,7 @@ def user_get_or_create(*, username: str) -> tuple[AbstractBaseUser, bool]:
 
 @transaction.atomic
 def organization_create(
-    *, slug: str, name: str | None = None, owner: AbstractBaseUser | None = None
+    *, slug: str, name: str | None = None, owner: User | None = None
 ) -> Organization:
     """A new active organization (name defaults to the slug), with `owner` as an owner."""
     organization = Organization(slug=slug, name=name or slug)
@@ -114,7 +112,7 @@ def organization_create(
 def member_add(
     *,
     organization: Organization,
-    user: AbstractBaseUser,
+    user: User,
     role: str = scope_names.ROLE_MEMBER,
     teams: Sequence[Team] = (),
 ) -> OrganizationMember:
@@ -212,7 +210,7 @@ def token_issue(*, token: BaseToken) -> str:
         plaintext = token.generate_plaintext()
         token.set_plaintext(plaintext)
         # The lookup prefix is 8 random hex characters: a collision is rare but possible.
-        if not type(token).objects.filter(token_lookup=token.token_lookup).exists():
+        if not type(token)._default_manager.filter(token_lookup=token.token_lookup).exists():
             break
     token.save()
     return plaintext
@@ -220,7 +218,7 @@ def token_issue(*, token: BaseToken) -> str:
 
 def api_token_create(
     *,
-    user: AbstractBaseUser,
+    user: User,
     scopes: Iterable[str],
     name: str = "",
     expires_at: datetime | None = None,
@@ -236,7 +234,7 @@ def org_token_create(
     scopes: Iterable[str],
     name: str = "",
     expires_at: datetime | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> tuple[OrgAuthToken, str]:
     """A new organization token bound to `organization`; returns it and its plaintext."""
     token = OrgAuthToken(
@@ -264,89 +262,20 @@ DEMO_SLUG = "demo"
 
 
 @dataclass(frozen=True)
-class DemoSeed:
+class DemoObjects:
     organization: Organization
     project: Project
     key: ProjectKey
-    user: AbstractBaseUser
+    user: User
     token: ApiToken
     plaintext: str
-    samples_written: int
-
-
-def demo_sample(rng: random.Random, when: int, step: int) -> tuple[int, int, int]:
-    """(received, rejected, blacklisted) for `step` seconds at epoch `when`: a daily wave of
-    about 6 to 30 events a minute, never zero, rejected + blacklisted <= received."""
-    per_minute = 18 + 12 * math.sin(2 * math.pi * (when % 86_400) / 86_400)
-    received = max(1, round(rng.uniform(0.7, 1.3) * per_minute * step / 60))
-    rejected = rng.randint(0, received // 8)
-    blacklisted = rng.randint(0, (received - rejected) // 10)
-    return received, rejected, blacklisted
-
-
-def demo_counts_fill(
-    *,
-    organization: Organization,
-    project: Project,
-    key: ProjectKey,
-    now: datetime | None = None,
-    seed: int | None = None,
-) -> int:
-    """Write sample counts for the last 24 hours through `tsdb.backend.incr_multi`: one sample
-    a minute, one every 10 s in the last hour, for the organization, project and key totals
-    (received >= rejected + blacklisted) and the project's `generated` series (accepted).
-
-    Hourly buckets of the bare 24-hour window that already hold counts for the project are
-    left alone, so running it again does not double them. Returns the samples written.
-    """
-    from tsdb import backend
-    from tsdb.base import TSDBModel
-
-    now = now or timezone.now()
-    now_s = int(now.timestamp())
-    hour = 3600
-    first_hour = now_s // hour * hour - 23 * hour
-    existing = backend.get_range(
-        TSDBModel.project_total_received, [project.pk], now - timedelta(seconds=86_399), now, 3600
-    )[project.pk]
-    filled_hours = {ts for ts, count in existing if count}
-    # One sample a minute, then one per 10 s bucket the 10-s rollup still keeps (the last hour).
-    fine_start = now_s // 10 * 10 - 359 * 10
-    grid = [(when, 60) for when in range(first_hour, fine_start, 60)]
-    grid += [(when, 10) for when in range(fine_start, now_s + 1, 10)]
-    rng = random.Random(seed)
-    items: list[tuple[TSDBModel, int, int, int]] = []
-    samples = 0
-    for when, step in grid:
-        if when // hour * hour in filled_hours:
-            continue
-        received, rejected, blacklisted = demo_sample(rng, when, step)
-        for prefix, object_id in (
-            ("organization", organization.pk),
-            ("project", project.pk),
-            ("key", key.pk),
-        ):
-            for suffix, count in (
-                ("received", received),
-                ("rejected", rejected),
-                ("blacklisted", blacklisted),
-            ):
-                if count:
-                    items.append((TSDBModel[f"{prefix}_total_{suffix}"], object_id, when, count))
-        accepted = received - rejected - blacklisted
-        if accepted:
-            items.append((TSDBModel.project, project.pk, when, accepted))
-        samples += 1
-    if items:
-        backend.incr_multi(items)
-    return samples
 
 
 @transaction.atomic
-def demo_seed(*, slug: str = DEMO_SLUG, username: str = DEMO_SLUG) -> DemoSeed:
+def demo_objects_create(*, slug: str = DEMO_SLUG, username: str = DEMO_SLUG) -> DemoObjects:
     """Create (or reuse) the demo organization, team, project with its DSN key, and the user
-    who owns the organization; issue a new personal token with the default scopes; and fill
-    the last 24 hours with sample counts (see demo_counts_fill)."""
+    who owns the organization; issue a new personal token with the default scopes. (Its
+    sample counts are written by ``usage.seeding``.)"""
     user, _ = user_get_or_create(username=username)
     organization = Organization.objects.filter(slug=slug).first()
     if organization is None:
@@ -364,5 +293,4 @@ def demo_seed(*, slug: str = DEMO_SLUG, username: str = DEMO_SLUG) -> DemoSeed:
     token, plaintext = api_token_create(
         user=user, scopes=scope_names.DEFAULT_TOKEN_SCOPES, name="demo"
     )
-    samples = demo_counts_fill(organization=organization, project=project, key=key)
-    return DemoSeed(organization, project, key, user, token, plaintext, samples)
+    return DemoObjects(organization, project, key, user, token, plaintext)

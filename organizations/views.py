@@ -1,8 +1,7 @@
-"""The stats endpoints: organization, project, team and DSN-key stats.
-
-Each view looks up its objects (checks in Sentry's order, see permissions.py), validates the
-query string with a serializer, calls one selector and returns its result.
-"""
+"""Bases of the read-only API endpoints: Sentry's response headers, HEAD, and the lookup of
+the organization (and project) of the path with the checks in Sentry's order (see
+permissions.py). The directory endpoints (directory.py) and the stats endpoints (usage.views)
+build on them."""
 
 from __future__ import annotations
 
@@ -19,15 +18,7 @@ from rest_framework.views import APIView
 
 from organizations import selectors
 from organizations.access import Access, access_for
-from organizations.models import Organization, Project, ProjectKey
-from organizations.permissions import OrganizationPermission, ProjectPermission, TeamPermission
-from organizations.serializers import (
-    OrganizationStatsSerializer,
-    ProjectStatsSerializer,
-    StatsWindowSerializer,
-    TeamStatsSerializer,
-    series_representation,
-)
+from organizations.models import Organization, Project
 
 
 class ApiEndpoint(APIView):
@@ -82,108 +73,3 @@ class OrganizationScopedEndpoint(ApiEndpoint):
         if not selectors.project_is_visible(access=self.access, project=project):
             raise PermissionDenied
         return project
-
-
-class OrganizationStatsEndpoint(OrganizationScopedEndpoint):
-    """Event counts of an organization, or of each of its projects (`group=project`)."""
-
-    permission_classes = [OrganizationPermission]
-
-    def get(self, request: Request, organization_id_or_slug: str) -> Response:
-        organization = self.get_organization(request, organization_id_or_slug)
-        serializer = OrganizationStatsSerializer(data=request.query_params)
-        serializer.is_valid(raise_exception=True)
-        params = serializer.validated_data
-        window = {"start": params["start"], "end": params["end"], "rollup": params["rollup"]}
-        if params["group"] == "project":
-            by_project = selectors.organization_project_stats_get(
-                access=self.access,
-                stat=params["stat"],
-                project_ids=params["projectID"],
-                ids=params["id"],
-                **window,
-            )
-            if not by_project:
-                return Response([])
-            return Response(
-                {str(pk): series_representation(points) for pk, points in by_project.items()}
-            )
-        series = selectors.organization_stats_get(
-            organization=organization,
-            stat=params["stat"],
-            ids=params["id"],
-            **window,
-        )
-        return Response(series_representation(series or []))
-
-
-class ProjectStatsEndpoint(OrganizationScopedEndpoint):
-    """Event counts of one project: one `[timestamp, count]` series."""
-
-    permission_classes = [ProjectPermission]
-
-    def get(
-        self, request: Request, organization_id_or_slug: str, project_id_or_slug: str
-    ) -> Response:
-        project = self.get_project(request, organization_id_or_slug, project_id_or_slug)
-        serializer = ProjectStatsSerializer(data=request.query_params)
-        serializer.is_valid(raise_exception=True)
-        params = serializer.validated_data
-        series = selectors.project_stats_get(
-            project=project,
-            stat=params["stat"],
-            start=params["start"],
-            end=params["end"],
-            rollup=params["rollup"],
-        )
-        return Response(series_representation(series))
-
-
-class TeamStatsEndpoint(OrganizationScopedEndpoint):
-    """The team's visible projects' series, summed point by point."""
-
-    permission_classes = [TeamPermission]
-
-    def get(self, request: Request, organization_id_or_slug: str, team_id_or_slug: str) -> Response:
-        organization = self.get_organization(request, organization_id_or_slug)
-        team = selectors.team_get(organization=organization, id_or_slug=team_id_or_slug)
-        if team is None:
-            raise Http404
-        serializer = TeamStatsSerializer(data=request.query_params)
-        serializer.is_valid(raise_exception=True)
-        params = serializer.validated_data
-        series = selectors.team_stats_get(
-            access=self.access,
-            team=team,
-            stat=params["stat"],
-            start=params["start"],
-            end=params["end"],
-            rollup=params["rollup"],
-        )
-        return Response([] if series is None else series_representation(series))
-
-
-class ProjectKeyStatsEndpoint(OrganizationScopedEndpoint):
-    """Per bucket counts of one DSN key: total, dropped, filtered and accepted."""
-
-    permission_classes = [ProjectPermission]
-
-    def get(
-        self,
-        request: Request,
-        organization_id_or_slug: str,
-        project_id_or_slug: str,
-        key_id: str,
-    ) -> Response:
-        project = self.get_project(request, organization_id_or_slug, project_id_or_slug)
-        key: ProjectKey | None = selectors.project_key_get(project=project, public_key=key_id)
-        if key is None:
-            raise Http404
-        serializer = StatsWindowSerializer(data=request.query_params)
-        serializer.is_valid(raise_exception=True)
-        params = serializer.validated_data
-        return Response(
-            selectors.project_key_stats_get(
-                key=key, start=params["start"], end=params["end"], rollup=params["rollup"]
-            )
-        )

@@ -13,9 +13,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from statsapi.env import env_bool, env_int, env_list
+
+# Lets the code subscript Django's generic classes (ModelAdmin[Project], ...) at run time, as
+# the type checker (django-stubs) wants them written.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "organizations",
+    "usage",
     "ingest",
 ]
 

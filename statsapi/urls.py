@@ -1,5 +1,6 @@
-"""URL wiring: the Sentry-compatible API under /api/0/, ingest under /api/<project_id>/, the
-admin under /admin/, health checks at /_health/."""
+"""URL wiring: the Sentry-compatible API under /api/0/ (the stats endpoints from usage, the
+rest from organizations), ingest under /api/<project_id>/, the admin under /admin/, health
+checks at /_health/."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -18,6 +19,7 @@ handler500 = "statsapi.errors.server_error"
 urlpatterns = [
     path("_health/", health, name="health"),
     path("admin/", admin.site.urls),
+    path("api/0/", include("usage.urls")),
     path("api/0/", include("organizations.urls")),
     path("api/", include("ingest.urls")),
 ]

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from typing import Final, TypeAlias, TypeVar
 
 __all__ = [
     "DEFAULT_ROLLUPS",
-    "INBOUND_FILTER_MODELS",
     "MAX_POINTS",
     "MAX_STORED_BUCKETS",
     "TSDB_RETRY_AFTER_SECONDS",
@@ -36,7 +35,6 @@ __all__ = [
     "TSDBUnavailable",
     "Timestamp",
     "format_seconds",
-    "outcome_key",
     "parse_rollups",
     "to_epoch",
 ]
@@ -75,8 +73,8 @@ class TSDBLimitExceeded(ValueError):
 class TSDBModel(IntEnum):
     """What is counted. The integers are part of stored keys: never change or reuse one.
 
-    Keys per model: organization id, project id, DSN key id (ints), except the outcome models,
-    keyed by the string from ``outcome_key``.
+    The storage layer gives no meaning to a model's keys: what each model counts and how its
+    keys are made is the business of its writers and readers (``usage.catalogue``).
     """
 
     # The "generated" series: accepted events, bucketed by the event's own timestamp.
@@ -93,8 +91,8 @@ class TSDBModel(IntEnum):
     key_total_received = 300
     key_total_rejected = 301
     key_total_blacklisted = 302
+    key_total_accepted = 303
 
-    # One counter per inbound filter key (dashes as underscores), keyed by project id.
     project_total_received_ip_address = 400
     project_total_received_release_version = 401
     project_total_received_error_message = 402
@@ -103,38 +101,13 @@ class TSDBModel(IntEnum):
     project_total_received_localhost = 405
     project_total_received_web_crawlers = 406
 
-    # Outcomes for stats_v2, keyed by ``outcome_key(...)`` (one key per project, category,
-    # outcome and reason). ``outcome_quantity`` sums the quantity (items, or bytes for
-    # attachments); ``outcome_times_seen`` counts the outcome records behind it.
+    # Per project, organization and DSN key: a quantity, and how many records added to it.
     outcome_quantity = 500
     outcome_times_seen = 501
-
-
-INBOUND_FILTER_MODELS: Final[Mapping[str, TSDBModel]] = {
-    key: TSDBModel[f"project_total_received_{key.replace('-', '_')}"]
-    for key in (
-        "ip-address",
-        "release-version",
-        "error-message",
-        "browser-extensions",
-        "legacy-browsers",
-        "localhost",
-        "web-crawlers",
-    )
-}
-"""Inbound filter key (``"web-crawlers"``) -> the model of its per-project counter."""
-
-
-def outcome_key(*, project_id: int, category: str, outcome: str, reason: str | None) -> str:
-    """The key of an outcome counter: ``"<project_id>:<category>:<outcome>:<reason>"``.
-
-    An absent reason is the empty string. No part may contain ``:`` (``ValueError``), so the
-    key splits back unambiguously with ``key.split(":")``.
-    """
-    parts = (category, outcome, reason or "")
-    if any(":" in part for part in parts):
-        raise ValueError(f"outcome key parts must not contain ':': {parts!r}")
-    return f"{int(project_id)}:{category}:{outcome}:{reason or ''}"
+    organization_outcome_quantity = 502
+    organization_outcome_times_seen = 503
+    key_outcome_quantity = 504
+    key_outcome_times_seen = 505
 
 
 IncrItem: TypeAlias = (
@@ -474,12 +447,13 @@ class BaseTSDB:
         start: Timestamp,
         end: Timestamp,
         rollup: int | None,
+        now: Timestamp | None = None,
     ) -> tuple[list[int], dict[TSDBModel, dict[K, list[int]]]]:
         """The window's bucket timestamps, and per model and key one count per bucket. The
         window, its rollup and the retention are worked out once for every model."""
         model_list = list(dict.fromkeys(TSDBModel(model) for model in models))
         keys = list(dict.fromkeys(keys))
-        now = self.now()
+        now = self.now() if now is None else to_epoch(now)
         if rollup is None:
             rollup = self.get_optimal_rollup(start, end, now=now)
         source = self.get_source_rollup(rollup)
@@ -534,6 +508,8 @@ class BaseTSDB:
         start: Timestamp,
         end: Timestamp,
         rollup: int | None = None,
+        *,
+        now: Timestamp | None = None,
     ) -> dict[K, list[tuple[int, int]]]:
         """Series of ``(bucket_ts, count)`` per key, keyed by the very objects passed in.
 
@@ -541,10 +517,12 @@ class BaseTSDB:
         zero-filled. ``rollup`` (seconds) is any kept rollup or whole multiple of one (summed
         from the largest kept rollup dividing it; a bucket sums its whole span); ``None``
         picks ``get_optimal_rollup``. Buckets older than the source rollup's retention read
-        as 0 and are not fetched. Raises ValueError for a bad rollup or ``start > end``,
+        as 0 and are not fetched. ``now`` (default: the clock) is the moment retention and
+        the rollup choice are judged at: a caller that already decided the window passes the
+        ``now`` it used. Raises ValueError for a bad rollup or ``start > end``,
         TSDBLimitExceeded past the point caps, TSDBUnavailable when the store is down.
         """
-        series, counts = self._get_counts((model,), keys, start, end, rollup)
+        series, counts = self._get_counts((model,), keys, start, end, rollup, now)
         return {key: list(zip(series, row, strict=True)) for key, row in counts[model].items()}
 
     def get_range_multi(
@@ -554,15 +532,17 @@ class BaseTSDB:
         start: Timestamp,
         end: Timestamp,
         rollup: int | None = None,
+        *,
+        now: Timestamp | None = None,
     ) -> dict[TSDBModel, dict[K, list[tuple[int, int]]]]:
         """``get_range`` of the same keys and window for several models in one read:
         ``{model: {key: [(bucket_ts, count), ...]}}``, one entry per distinct model.
 
         Every series of every model has the same timestamps: the window, its rollup (``None``
         picks ``get_optimal_rollup`` once, for all of them) and the retention are worked out
-        once. Same errors as ``get_range``.
+        once. ``now`` and errors as for ``get_range``.
         """
-        series, counts = self._get_counts(models, keys, start, end, rollup)
+        series, counts = self._get_counts(models, keys, start, end, rollup, now)
         return {
             model: {key: list(zip(series, row, strict=True)) for key, row in rows.items()}
             for model, rows in counts.items()
@@ -575,7 +555,9 @@ class BaseTSDB:
         start: Timestamp,
         end: Timestamp,
         rollup: int | None = None,
+        *,
+        now: Timestamp | None = None,
     ) -> dict[K, int]:
         """Total per key over the window: the sum of ``get_range``'s counts, same arguments."""
-        _, counts = self._get_counts((model,), keys, start, end, rollup)
+        _, counts = self._get_counts((model,), keys, start, end, rollup, now)
         return {key: sum(row) for key, row in counts[model].items()}

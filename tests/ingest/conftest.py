@@ -13,18 +13,19 @@ from ingest_helpers import Packet, make_key
 from redis.cluster import RedisCluster
 from redis_cluster import RedisClusterNodes
 
-from ingest import outcomes, projectconfig
+from ingest import projectconfig
 from organizations.models import ProjectKey
+from usage import registry
 
 
 @pytest.fixture(autouse=True)
 def fresh_ingest_caches() -> Iterator[None]:
     """Each test starts with cold per-process caches (keys, outcome-set registrations)."""
     projectconfig.clear_cache()
-    outcomes.forget_registrations()
+    registry.forget_registrations()
     yield
     projectconfig.clear_cache()
-    outcomes.forget_registrations()
+    registry.forget_registrations()
 
 
 @pytest.fixture

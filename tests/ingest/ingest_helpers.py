@@ -20,9 +20,19 @@ from live_server import database_url, environment, free_port
 from live_server import gunicorn_server as app_under_gunicorn
 
 import tsdb
-from ingest.selectors import outcome_combinations_get
 from organizations.models import Organization, Project, ProjectKey
 from tsdb.base import TSDBModel
+from usage.catalogue import (
+    FILTER_COUNTERS,
+    LEGACY_TOTALS,
+    OUTCOME_MODELS,
+    Field,
+    InboundFilter,
+    Scope,
+    Total,
+    outcome_series_key,
+)
+from usage.registry import combinations_get
 
 DATA = Path(__file__).parent / "data"
 WINDOW = 3 * 86_400
@@ -121,8 +131,8 @@ def totals(key: ProjectKey) -> dict[str, tuple[int, int, int]]:
     }
     return {
         scope: tuple(  # type: ignore[misc]
-            _sum(TSDBModel[f"{scope}_total_{stat}"], ident)
-            for stat in ("received", "rejected", "blacklisted")
+            _sum(LEGACY_TOTALS[Scope(scope), total], ident)
+            for total in (Total.received, Total.rejected, Total.blacklisted)
         )
         for scope, ident in ids.items()
     }
@@ -138,18 +148,22 @@ def generated(key: ProjectKey) -> int:
 
 
 def filter_count(key: ProjectKey, filter_key: str) -> int:
-    return _sum(TSDBModel[f"project_total_received_{filter_key.replace('-', '_')}"], key.project_id)
+    return _sum(FILTER_COUNTERS[InboundFilter(filter_key)], key.project_id)
 
 
 def outcome_totals(key: ProjectKey) -> dict[tuple[str, str, str | None], int]:
     """(category, outcome, reason) -> quantity for the key's project, via the org's set."""
     result = {}
-    for combo in outcome_combinations_get(organization_id=key.project.organization_id):
-        if combo.project_id != key.project_id:
-            continue
-        quantity = _sum(TSDBModel.outcome_quantity, combo.key)
+    kinds = {
+        combo.kind
+        for combo in combinations_get(organization_id=key.project.organization_id)
+        if combo.project_id == key.project_id
+    }
+    for kind in kinds:
+        series_key = outcome_series_key(key.project_id, kind)
+        quantity = _sum(OUTCOME_MODELS[Scope.project, Field.quantity], series_key)
         if quantity:
-            result[(combo.category, combo.outcome, combo.reason)] = quantity
+            result[(kind.category, kind.outcome, kind.reason)] = quantity
     return result
 
 

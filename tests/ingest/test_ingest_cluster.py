@@ -192,6 +192,6 @@ def test_it_gives_nothing_back_to_a_counter_whose_window_has_ended(
     take = QuotaTake(
         name=f"{settings.QUOTAS_PREFIX}k:1:60:0", limit=5, amount=2, expire_at=int(time.time()) - 1
     )
-    assert store.exchange([take], {}, 60) == [True]
+    assert store.exchange([take], []) == [True]
     store.give_back([take])
     assert counters_by_node(on_cluster, settings.QUOTAS_PREFIX) == {}

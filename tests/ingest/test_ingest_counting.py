@@ -31,10 +31,10 @@ from ingest_helpers import (
 )
 
 import tsdb
-from ingest.outcomes import outcome_set_name
-from ingest.selectors import outcome_combinations_get
 from organizations.models import ProjectKey
 from tsdb.base import TSDBModel
+from usage.catalogue import LEGACY_TOTALS, Scope, Total
+from usage.registry import combinations_get, set_name
 
 
 def generated_at(key: ProjectKey) -> dict[int, int]:
@@ -162,7 +162,7 @@ def test_received_is_at_least_rejected_plus_blacklisted_in_every_bucket(
     for rollup in (10, 60, 3600):
         ranges = {
             stat: tsdb.backend.get_range(
-                TSDBModel[f"organization_total_{stat}"],
+                LEGACY_TOTALS[Scope.organization, Total(stat)],
                 [key.project.organization_id],
                 now - 7200,
                 now + 60,
@@ -188,15 +188,15 @@ def test_outcome_combinations_are_enumerable_per_organization(
     post_envelope(client, key, event_envelope({"request": {"headers": {"User-Agent": "bingbot"}}}))
     post_envelope(client, other_project_key, b'{}\n{"type":"transaction"}\n{}\n')
     combos = {
-        (c.project_id, c.category, c.outcome, c.reason)
-        for c in outcome_combinations_get(organization_id=key.project.organization_id)
+        (c.project_id, c.kind.category, c.kind.outcome, c.kind.reason)
+        for c in combinations_get(organization_id=key.project.organization_id)
     }
     assert combos == {
         (key.project_id, "error", "accepted", None),
         (key.project_id, "error", "filtered", "web-crawlers"),
         (other_project_key.project_id, "transaction", "accepted", None),
     }
-    assert outcome_combinations_get(organization_id=make_key().project.organization_id) == []
+    assert combinations_get(organization_id=make_key().project.organization_id) == []
 
 
 @pytest.mark.parametrize(
@@ -213,7 +213,7 @@ def test_the_outcome_set_lives_a_day_past_the_longest_tsdb_retention(
 ) -> None:
     settings.TSDB_ROLLUPS = rollups
     assert post_envelope(client, key, event_envelope()).status_code == 200
-    ttl = redis_client.ttl(outcome_set_name(key.project.organization_id))
+    ttl = redis_client.ttl(set_name(key.project.organization_id))
     assert longest_retention + 86_400 - 5 <= ttl <= longest_retention + 86_400
 
 
@@ -450,7 +450,7 @@ def test_an_unexpected_reply_from_the_tsdb_gives_the_quota_back(
 def test_a_malformed_request_is_still_400_when_its_invalid_outcome_meets_an_unexpected_reply(
     client: Client, key: ProjectKey, any_redis: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    outcome_set = outcome_set_name(key.project.organization_id)
+    outcome_set = set_name(key.project.organization_id)
     any_redis.set(outcome_set, "not a set")
     with caplog.at_level(logging.ERROR, logger="ingest.services"):
         response = post_envelope(client, key, b'{}\n{"type":"event"}\n{not json}\n')

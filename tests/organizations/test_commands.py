@@ -29,6 +29,7 @@ from organizations.models import (
     Team,
 )
 from tsdb.base import TSDBModel
+from usage.catalogue import LEGACY_TOTALS, Scope, Total
 
 pytestmark = pytest.mark.django_db
 
@@ -346,14 +347,14 @@ def test_demo_fills_every_hour_of_a_bare_request_consistently() -> None:
     organization = Organization.objects.get(slug="demo")
     project = Project.objects.get(organization=organization)
     key = project.keys.get()
-    for prefix, object_id in (
-        ("organization", organization.pk),
-        ("project", project.pk),
-        ("key", key.pk),
+    for scope, object_id in (
+        (Scope.organization, organization.pk),
+        (Scope.project, project.pk),
+        (Scope.key, key.pk),
     ):
-        received = hourly(TSDBModel[f"{prefix}_total_received"], object_id)
-        rejected = hourly(TSDBModel[f"{prefix}_total_rejected"], object_id)
-        blacklisted = hourly(TSDBModel[f"{prefix}_total_blacklisted"], object_id)
+        received = hourly(LEGACY_TOTALS[scope, Total.received], object_id)
+        rejected = hourly(LEGACY_TOTALS[scope, Total.rejected], object_id)
+        blacklisted = hourly(LEGACY_TOTALS[scope, Total.blacklisted], object_id)
         assert len(received) == 24
         assert all(count > 0 for count in received), received
         assert sum(rejected) > 0

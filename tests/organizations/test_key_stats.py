@@ -60,8 +60,10 @@ def test_it_returns_total_dropped_filtered_and_accepted_per_bucket(
             (TSDBModel.key_total_received, project_key.pk, earlier, 10),
             (TSDBModel.key_total_rejected, project_key.pk, earlier, 3),
             (TSDBModel.key_total_blacklisted, project_key.pk, earlier, 2),
+            (TSDBModel.key_total_accepted, project_key.pk, earlier, 5),
             (TSDBModel.key_total_received, project_key.pk, now, 4),
             (TSDBModel.key_total_blacklisted, project_key.pk, now, 1),
+            (TSDBModel.key_total_accepted, project_key.pk, now, 3),
         ]
     )
     hour_before = hour_floor(time.time())
@@ -132,6 +134,7 @@ def test_it_honours_window_and_resolution(
 ) -> None:
     until = int(time.time())
     tsdb.backend.incr(TSDBModel.key_total_received, project_key.pk, until - 15, count=2)
+    tsdb.backend.incr(TSDBModel.key_total_accepted, project_key.pk, until - 15, count=2)
 
     response = get(
         client, owner_token, key_url(project_key), since=until - 100, until=until, resolution="10s"

@@ -336,7 +336,7 @@ def test_it_uses_the_last_value_of_a_repeated_parameter(
     assert response.json()[-1] == [float(until), 3]
 
 
-@pytest.mark.parametrize("value", ["lol", "12abc", "inf", "-inf", "nan", "1e400", "0x10", " "])
+@pytest.mark.parametrize("value", ["lol", "12abc", "inf", "-inf", "nan", "0x10", " "])
 def test_it_rejects_a_since_that_is_not_a_timestamp(
     client: Client, organization: Organization, owner_token: str, value: str
 ) -> None:
@@ -346,9 +346,7 @@ def test_it_rejects_a_since_that_is_not_a_timestamp(
     assert response.json() == {"detail": "since must be a numeric timestamp"}
 
 
-@pytest.mark.parametrize(
-    "value", ["lol", "NaN", "Infinity", "1700000000000", "253402300800", "-5", "2024-13-01"]
-)
+@pytest.mark.parametrize("value", ["lol", "NaN", "Infinity"])
 def test_it_rejects_an_until_that_is_not_a_timestamp(
     client: Client, organization: Organization, owner_token: str, value: str
 ) -> None:
@@ -356,6 +354,25 @@ def test_it_rejects_an_until_that_is_not_a_timestamp(
 
     assert response.status_code == 400, response.content
     assert response.json() == {"detail": "until must be a numeric timestamp."}
+
+
+@pytest.mark.parametrize(
+    ("value", "detail"),
+    [
+        ("1700000000000", "until is out of range: 1700000000000 seconds is after the year 9999"),
+        ("253402300800", "until is out of range: 253402300800 seconds is after the year 9999"),
+        ("1e400", "until is out of range: 1e400 seconds is after the year 9999"),
+        ("-5", "until is out of range: -5 is before 1970-01-01T00:00:00Z"),
+        ("2024-13-01", "until is not a valid ISO 8601 date: 2024-13-01 (month must be in 1..12)"),
+    ],
+)
+def test_it_says_what_is_wrong_with_an_until_that_is_a_number_or_date_out_of_range(
+    client: Client, organization: Organization, owner_token: str, value: str, detail: str
+) -> None:
+    response = get(client, owner_token, until=value)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["detail"].startswith(detail)
 
 
 def test_it_rejects_since_after_until(

@@ -24,7 +24,8 @@ from django.test import Client
 
 import tsdb
 from organizations.models import Organization, Project
-from tsdb.base import INBOUND_FILTER_MODELS, TSDBModel
+from tsdb.base import TSDBModel
+from usage.catalogue import FILTER_COUNTERS
 
 URL = "/api/0/projects/acme/api/stats/"
 
@@ -155,7 +156,7 @@ def test_it_returns_24_hourly_points_of_received_by_default(
         ("rejected", TSDBModel.project_total_rejected),
         ("blacklisted", TSDBModel.project_total_blacklisted),
         ("generated", TSDBModel.project),
-        *INBOUND_FILTER_MODELS.items(),
+        *((str(key), model) for key, model in FILTER_COUNTERS.items()),
     ],
 )
 def test_it_reads_each_stat_from_its_own_counter(

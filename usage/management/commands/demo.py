@@ -12,8 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from organizations.services import demo_seed
 from tsdb.base import TSDBUnavailable
+from usage.seeding import demo_seed
 
 
 class Command(BaseCommand):
@@ -27,15 +27,16 @@ class Command(BaseCommand):
             seed = demo_seed()
         except TSDBUnavailable as exc:
             raise CommandError(f"The TSDB cannot be reached ({exc}); is Redis running?") from None
+        objects = seed.objects
         base = settings.STATSAPI_PUBLIC_URL.rstrip("/")
-        url = f"{base}/api/0/organizations/{seed.organization.slug}/stats/"
+        url = f"{base}/api/0/organizations/{objects.organization.slug}/stats/"
         self.stdout.write(
-            f"Demo organization {seed.organization.slug}, project {seed.project.slug} "
-            f"(id {seed.project.pk}), owner {seed.user.get_username()}; "
+            f"Demo organization {objects.organization.slug}, project {objects.project.slug} "
+            f"(id {objects.project.pk}), owner {objects.user.get_username()}; "
             f"{seed.samples_written} sample buckets written."
         )
-        self.stdout.write(f"DSN: {seed.key.dsn}")
-        self.stdout.write(f"Token (shown once): {seed.plaintext}")
+        self.stdout.write(f"DSN: {objects.key.dsn}")
+        self.stdout.write(f"Token (shown once): {objects.plaintext}")
         self.stdout.write(
-            "curl -H " + shlex.quote(f"Authorization: Bearer {seed.plaintext}") + f" {url}"
+            "curl -H " + shlex.quote(f"Authorization: Bearer {objects.plaintext}") + f" {url}"
         )

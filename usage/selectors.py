@@ -1,0 +1,162 @@
+"""Reads of the counters: the v1 stats series, and the series of one organization, project or
+DSN key for other readers (the admin).
+
+Every read takes the request's ``QueryWindow`` and passes its ``now`` to the TSDB, which picks
+the buckets, zero-fills and aligns them; these functions only choose models and keys from the
+catalogue and combine series (summed for teams).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+import tsdb
+from organizations.access import Access
+from organizations.models import Organization, Project, ProjectKey, Team
+from organizations.selectors import project_list_visible
+from tsdb import TSDBModel
+from usage.catalogue import (
+    FILTER_COUNTERS,
+    GENERATED,
+    LEGACY_TOTALS,
+    UNCOUNTED_FILTER_STATS,
+    Scope,
+    Total,
+)
+from usage.window import QueryWindow
+
+Series = list[tuple[int, int]]
+
+LEGACY_STAT_TOTALS: Final = (Total.received, Total.rejected, Total.blacklisted)
+
+# `stat` query values -> the TSDB model each reads.
+ORGANIZATION_STATS: Final[Mapping[str, TSDBModel]] = {
+    total.value: LEGACY_TOTALS[Scope.organization, total] for total in LEGACY_STAT_TOTALS
+}
+PROJECT_STATS: Final[Mapping[str, TSDBModel]] = {
+    **{total.value: LEGACY_TOTALS[Scope.project, total] for total in LEGACY_STAT_TOTALS},
+    "generated": GENERATED,
+    **{inbound_filter.value: model for inbound_filter, model in FILTER_COUNTERS.items()},
+}
+PROJECT_STAT_CHOICES: Final = (*PROJECT_STATS, *UNCOUNTED_FILTER_STATS)
+# `group=project` of organization stats: the project totals and `generated`.
+ORGANIZATION_PROJECT_STATS: Final[Mapping[str, TSDBModel]] = {
+    stat: PROJECT_STATS[stat] for stat in ("received", "rejected", "blacklisted", "generated")
+}
+TEAM_STATS: Final[Mapping[str, TSDBModel]] = {
+    "generated": GENERATED,
+    "received": LEGACY_TOTALS[Scope.project, Total.received],
+    "rejected": LEGACY_TOTALS[Scope.project, Total.rejected],
+}
+KEY_STATS: Final[Mapping[str, TSDBModel]] = {
+    "total": LEGACY_TOTALS[Scope.key, Total.received],
+    "dropped": LEGACY_TOTALS[Scope.key, Total.rejected],
+    "filtered": LEGACY_TOTALS[Scope.key, Total.blacklisted],
+    "accepted": LEGACY_TOTALS[Scope.key, Total.accepted],
+}
+"""Key stats fields -> the key's counters. ``accepted`` has a counter of its own: deriving it
+as ``total - dropped - filtered`` would report lost ``dropped`` counts as accepted."""
+
+
+def stats_series_get(
+    *, model: TSDBModel, keys: Iterable[int], window: QueryWindow
+) -> dict[int, Series]:
+    """One ``[(bucket_ts, count), ...]`` series per key: ascending, zero-filled, the last
+    bucket ``floor(end / rollup) * rollup``. Raises TSDBUnavailable when the TSDB is down."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    return tsdb.backend.get_range(
+        model, keys, window.start, window.end, rollup=window.rollup, now=window.now
+    )
+
+
+def zero_series(*, window: QueryWindow) -> Series:
+    """The window's buckets, every count 0. Reads nothing."""
+    return [(ts, 0) for ts in tsdb.backend.get_series(window.start, window.end, window.rollup)]
+
+
+def sum_series(series: Iterable[Series], *, window: QueryWindow) -> Series:
+    """Point-by-point sum of series sharing the window's timestamps."""
+    timestamps = tsdb.backend.get_series(window.start, window.end, window.rollup)
+    totals = [0] * len(timestamps)
+    for points in series:
+        for index, (_, count) in enumerate(points):
+            totals[index] += count
+    return list(zip(timestamps, totals, strict=True))
+
+
+def legacy_series_get(
+    *, scope: Scope, total: Total, ids: Iterable[int], window: QueryWindow
+) -> dict[int, Series]:
+    """The legacy ``total`` series of organizations, projects or DSN keys (by ``scope``) over
+    ``window``, keyed by id: the selector the admin's charts read."""
+    return stats_series_get(model=LEGACY_TOTALS[scope, total], keys=ids, window=window)
+
+
+def organization_stats_get(
+    *,
+    organization: Organization,
+    stat: str,
+    window: QueryWindow,
+    ids: frozenset[int] | None = None,
+) -> Series | None:
+    """The organization's series of ``stat`` (a key of ORGANIZATION_STATS); None when ``ids``
+    excludes the organization."""
+    if ids is not None and organization.pk not in ids:
+        return None
+    series = stats_series_get(model=ORGANIZATION_STATS[stat], keys=[organization.pk], window=window)
+    return series[organization.pk]
+
+
+def organization_project_stats_get(
+    *,
+    access: Access,
+    stat: str,
+    window: QueryWindow,
+    project_ids: frozenset[int] | None = None,
+    ids: frozenset[int] | None = None,
+) -> dict[int, Series]:
+    """Series of ``stat`` (a key of ORGANIZATION_PROJECT_STATS) per visible project of the
+    organization (``group=project``), optionally only those in ``project_ids`` and in ``ids``;
+    invisible ids are silently left out. Keyed by project id."""
+    projects = project_list_visible(access=access)
+    if project_ids is not None:
+        projects = projects.filter(pk__in=project_ids)
+    if ids is not None:
+        projects = projects.filter(pk__in=ids)
+    keys = list(projects.values_list("pk", flat=True))
+    return stats_series_get(model=ORGANIZATION_PROJECT_STATS[stat], keys=keys, window=window)
+
+
+def project_stats_get(*, project: Project, stat: str, window: QueryWindow) -> Series:
+    """The project's series of ``stat`` (one of PROJECT_STAT_CHOICES); zeros for the keys
+    nothing counts (UNCOUNTED_FILTER_STATS)."""
+    if stat not in PROJECT_STATS:
+        return zero_series(window=window)
+    return stats_series_get(model=PROJECT_STATS[stat], keys=[project.pk], window=window)[project.pk]
+
+
+def team_stats_get(*, access: Access, team: Team, stat: str, window: QueryWindow) -> Series | None:
+    """The sum of the ``stat`` series (a key of TEAM_STATS) of the team's projects visible to
+    ``access``; None when it has none."""
+    keys = list(project_list_visible(access=access).filter(teams=team).values_list("pk", flat=True))
+    if not keys:
+        return None
+    series = stats_series_get(model=TEAM_STATS[stat], keys=keys, window=window)
+    return sum_series(series.values(), window=window)
+
+
+def project_key_stats_get(*, key: ProjectKey, window: QueryWindow) -> list[dict[str, int]]:
+    """Per bucket: ``total``, ``dropped``, ``filtered`` and ``accepted``, each read from the
+    key's own counter (KEY_STATS), all in one read."""
+    series = tsdb.backend.get_range_multi(
+        KEY_STATS.values(), [key.pk], window.start, window.end, window.rollup, now=window.now
+    )
+    columns = {name: series[model][key.pk] for name, model in KEY_STATS.items()}
+    timestamps = [ts for ts, _ in columns["total"]]
+    return [
+        {"ts": ts, **{name: points[index][1] for name, points in columns.items()}}
+        for index, ts in enumerate(timestamps)
+    ]
