@@ -11,18 +11,21 @@ Query strings arrive as a QueryDict: a repeated scalar parameter resolves to its
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpResponse
 from rest_framework import serializers
 from rest_framework.fields import empty
 
 import tsdb
 from organizations.selectors import MAX_DB_ID
 from tsdb.base import TSDBLimitExceeded
+from usage.outcomes import SummaryEntry
 from usage.selectors import (
     ORGANIZATION_PROJECT_STATS,
     ORGANIZATION_STATS,
@@ -201,3 +204,39 @@ def series_representation(points: Sequence[tuple[int, int]]) -> list[list[float 
     if settings.STATS_INTEGER_TIMESTAMPS:
         return [[int(ts), int(count)] for ts, count in points]
     return [[float(ts), int(count)] for ts, count in points]
+
+
+def summary_entry_representation(entry: SummaryEntry) -> dict[str, Any]:
+    """One stats entry of stats-summary: category, reason (with a reason filter), outcomes
+    and totals."""
+    data: dict[str, Any] = {"category": entry.category}
+    if entry.with_reason:
+        data["reason"] = entry.reason
+    data["outcomes"] = entry.outcomes
+    data["totals"] = entry.totals
+    return data
+
+
+def summary_csv_response(projects: list[tuple[int, str, list[SummaryEntry]]]) -> HttpResponse:
+    """stats-summary as CSV: one row per project, ``project_id``, ``project_slug``, then for
+    every category present in any project ``<outcome>_<category>s``, ``dropped_<category>s``
+    (when listed) and ``<field>_<category>s``."""
+    columns: dict[str, None] = {}
+    rows = []
+    for project_id, slug, entries in projects:
+        row: dict[str, Any] = {"project_id": project_id, "project_slug": slug}
+        for entry in entries:
+            plural = f"{entry.category}s"
+            for name, value in (*entry.outcomes.items(), *entry.totals.items()):
+                column = f"{name}_{plural}"
+                columns.setdefault(column)
+                row[column] = row.get(column, 0) + value
+        rows.append(row)
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="stats_summary.csv"'
+    writer = csv.DictWriter(
+        response, fieldnames=["project_id", "project_slug", *columns], restval=0
+    )
+    writer.writeheader()
+    writer.writerows(rows)
+    return response

@@ -12,6 +12,16 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="organization-stats",
     ),
     path(
+        "organizations/<str:organization_id_or_slug>/stats_v2/",
+        views.OrganizationStatsV2Endpoint.as_view(),
+        name="organization-stats-v2",
+    ),
+    path(
+        "organizations/<str:organization_id_or_slug>/stats-summary/",
+        views.OrganizationStatsSummaryEndpoint.as_view(),
+        name="organization-stats-summary",
+    ),
+    path(
         "projects/<str:organization_id_or_slug>/<str:project_id_or_slug>/stats/",
         views.ProjectStatsEndpoint.as_view(),
         name="project-stats",
