@@ -23,6 +23,7 @@ from typing import Any, Final
 
 import tsdb
 from organizations.access import Access
+from organizations.models import Organization, Project
 from organizations.selectors import project_list_visible
 from usage.catalogue import (
     DROPPED_OUTCOMES,
@@ -83,23 +84,20 @@ def _matches(combination: Combination, query: OutcomeQuery) -> bool:
     )
 
 
-def _scope_id(scope: Scope, combination: Combination, access: Access) -> int:
+def _scope_id(scope: Scope, combination: Combination, organization_id: int) -> int:
     if scope is Scope.key:
         return combination.key_id
     if scope is Scope.organization:
-        return int(access.organization.pk)
+        return organization_id
     return combination.project_id
 
 
 def outcome_selection_get(
-    *, access: Access, query: OutcomeQuery, by_project: bool
-) -> tuple[Selection, set[int]]:
-    """The series to read for ``query`` (see the module docstring for the scope), and the
-    project ids that may be counted. Raises ProjectNotVisible, TSDBUnavailable."""
-    allowed = _visible_project_ids(access, query.project_ids)
-    selected = [
-        c for c in combinations_get(organization_id=access.organization.pk) if _matches(c, query)
-    ]
+    *, organization_id: int, allowed: set[int], query: OutcomeQuery, by_project: bool
+) -> Selection:
+    """The series to read for ``query`` in the organization, counting only the projects in
+    ``allowed`` (see the module docstring for the scope). Raises TSDBUnavailable."""
+    selected = [c for c in combinations_get(organization_id=organization_id) if _matches(c, query)]
     recorded = {c.project_id for c in selected}
     if query.key_ids is not None:
         scope = Scope.key
@@ -111,9 +109,9 @@ def outcome_selection_get(
     for combination in selected:
         if combination.project_id not in allowed:
             continue
-        key = outcome_series_key(_scope_id(scope, combination, access), combination.kind)
+        key = outcome_series_key(_scope_id(scope, combination, organization_id), combination.kind)
         selection.series.setdefault(key, []).append(combination)
-    return selection, allowed
+    return selection
 
 
 def _read(
@@ -158,8 +156,11 @@ def outcome_stats_get(*, access: Access, query: OutcomeQuery) -> dict[str, Any]:
     group per combination of ``by`` values with a count in the window, sorted by them;
     ungrouped: exactly one group ``{"by": {}}``. Raises ProjectNotVisible, TSDBUnavailable."""
     group_by = query.group_by
-    selection, _ = outcome_selection_get(
-        access=access, query=query, by_project="project" in group_by
+    selection = outcome_selection_get(
+        organization_id=access.organization.pk,
+        allowed=_visible_project_ids(access, query.project_ids),
+        query=query,
+        by_project="project" in group_by,
     )
     counts = _read(selection, query.fields, query.window)
     points = len(query.intervals)
@@ -208,7 +209,10 @@ def outcome_summary_get(
     cardinality_limited; only when one of the listed outcomes is one) and each field summed
     over every outcome. With two fields, ``outcomes`` and ``dropped`` add both (Sentry's
     rule). Raises ProjectNotVisible, TSDBUnavailable."""
-    selection, allowed = outcome_selection_get(access=access, query=query, by_project=True)
+    allowed = _visible_project_ids(access, query.project_ids)
+    selection = outcome_selection_get(
+        organization_id=access.organization.pk, allowed=allowed, query=query, by_project=True
+    )
     counts = _read(selection, query.fields, query.window)
     listed = sorted(query.outcomes) if query.outcomes else list(ALL_OUTCOMES)
     listed = [o for o in ALL_OUTCOMES if o in listed]
@@ -255,11 +259,11 @@ def outcome_summary_get(
 
 
 def outcome_totals_by_category_get(
-    *, access: Access, window: QueryWindow, project_ids: frozenset[int] | None = None
+    *, organization: Organization, window: QueryWindow, project_ids: Iterable[int] | None = None
 ) -> dict[str, dict[str, int]]:
-    """Quantity per reported category and outcome over ``window`` (projects the caller may
-    see, optionally only ``project_ids``): ``{"error": {"accepted": 12, ...}, ...}``. For the
-    admin's charts."""
+    """Quantity per reported category and outcome over ``window`` in the organization (all
+    its projects, or only ``project_ids``): ``{"error": {"accepted": 12, ...}, ...}``. For
+    the admin's charts (build ``window`` with ``usage.selectors.query_window``)."""
     query = OutcomeQuery(
         window=window,
         window_end=int(window.end.timestamp()) + window.rollup,
@@ -270,9 +274,16 @@ def outcome_totals_by_category_get(
         outcomes=None,
         reasons=None,
         key_ids=None,
-        project_ids=project_ids,
+        project_ids=None,
     )
-    selection, _ = outcome_selection_get(access=access, query=query, by_project=False)
+    allowed = set(
+        Project.objects.filter(organization=organization).values_list("pk", flat=True)
+        if project_ids is None
+        else project_ids
+    )
+    selection = outcome_selection_get(
+        organization_id=organization.pk, allowed=allowed, query=query, by_project=False
+    )
     counts = _read(selection, query.fields, window)
     totals: dict[str, dict[str, int]] = {}
     for key, combinations in selection.series.items():

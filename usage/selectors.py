@@ -9,6 +9,7 @@ catalogue and combine series (summed for teams).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Final
 
 import tsdb
@@ -24,7 +25,7 @@ from usage.catalogue import (
     Scope,
     Total,
 )
-from usage.window import QueryWindow
+from usage.window import QueryWindow, request_now
 
 Series = list[tuple[int, int]]
 
@@ -59,6 +60,18 @@ KEY_STATS: Final[Mapping[str, TSDBModel]] = {
 as ``total - dropped - filtered`` would report lost ``dropped`` counts as accepted."""
 
 
+def query_window(*, start: datetime, end: datetime, rollup: int | None = None) -> QueryWindow:
+    """A window for callers outside a request (the admin): the clock read once, ``rollup``
+    (seconds; a kept rollup or a multiple of one) or the finest one that still holds the
+    window. ValueError for ``start > end`` or a bad rollup, TSDBLimitExceeded past the caps."""
+    backend = tsdb.backend
+    now, _ = request_now(backend)
+    if rollup is None:
+        rollup = backend.get_optimal_rollup(start, end, now=now)
+    backend.check_limits(start, end, rollup, now=now)
+    return QueryWindow(start=start, end=end, rollup=rollup, now=now)
+
+
 def stats_series_get(
     *, model: TSDBModel, keys: Iterable[int], window: QueryWindow
 ) -> dict[int, Series]:
@@ -91,7 +104,7 @@ def legacy_series_get(
     *, scope: Scope, total: Total, ids: Iterable[int], window: QueryWindow
 ) -> dict[int, Series]:
     """The legacy ``total`` series of organizations, projects or DSN keys (by ``scope``) over
-    ``window``, keyed by id: the selector the admin's charts read."""
+    ``window`` (``query_window``), keyed by id: the selector the admin's charts read."""
     return stats_series_get(model=LEGACY_TOTALS[scope, total], keys=ids, window=window)
 
 

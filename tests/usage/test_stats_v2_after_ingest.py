@@ -303,3 +303,40 @@ def test_stats_summary_download_is_csv(
     # A category only one project has is a column for every project (Sentry: first only).
     assert web["accepted_transactions"] == "0"
     assert web["sum(quantity)_errors"] == "1"
+
+
+def test_the_admin_selectors_read_the_same_counts(
+    ingested: dict[str, ProjectKey], project: Project, other_project: Project
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from usage.catalogue import Scope, Total
+    from usage.outcomes import outcome_totals_by_category_get
+    from usage.selectors import legacy_series_get, query_window
+
+    end = datetime.now(UTC)
+    window = query_window(start=end - timedelta(hours=1), end=end)
+    organization = project.organization
+    assert outcome_totals_by_category_get(organization=organization, window=window) == {
+        "attachment": {"accepted": 10},
+        "error": {
+            "accepted": 4,
+            "client_discard": 4,
+            "filtered": 1,
+            "invalid": 1,
+            "rate_limited": 2,
+        },
+        "transaction": {"accepted": 2, "client_discard": 2},
+    }
+    only_web = outcome_totals_by_category_get(
+        organization=organization, window=window, project_ids=[other_project.pk]
+    )
+    assert only_web == {"error": {"accepted": 1}}
+    received = legacy_series_get(
+        scope=Scope.project, total=Total.received, ids=[project.pk, other_project.pk], window=window
+    )
+    # api: 3 accepted + 1 filtered + 2 rate limited error events; web: 1.
+    assert {pid: sum(n for _, n in points) for pid, points in received.items()} == {
+        project.pk: 6,
+        other_project.pk: 1,
+    }
