@@ -248,10 +248,10 @@ class OutcomeQuerySerializer(serializers.Serializer[Any]):
         if not fields:
             raise serializers.ValidationError('At least one "field" is required.')
         group_by = () if self.summary else tuple(_choices(data, "groupBy", GROUP_BY_CHOICES))
-        categories = _choices(data, "category", CATEGORIES)
-        if not self.summary and not categories and "category" not in group_by:
+        if not self.summary and not _values(data, "category") and "category" not in group_by:
             raise serializers.ValidationError("Query must have category as groupby or filter")
         outcomes = _choices(data, "outcome", [outcome.value for outcome in Outcome], lower=True)
+        categories = _choices(data, "category", CATEGORIES)
         stored = {c for category in categories for c in _expand(category)}
         if stored & BYTE_CATEGORIES and len(stored) > 1:
             raise serializers.ValidationError(

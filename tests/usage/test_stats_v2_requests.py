@@ -232,6 +232,8 @@ def test_the_window_follows_sentrys_rounding(client: Client, owner_token: str) -
         # Check order: the interval before the field, the field before the category.
         ("interval=lol", 'Invalid interval: "lol"'),
         ("groupBy=bogus", 'At least one "field" is required.'),
+        ("field=sum(quantity)&category=errors&outcome=lost", 'Invalid outcome: "lost"'),
+        ("field=sum(quantity)&outcome=lost", "Query must have category as groupby or filter"),
     ],
 )
 def test_bad_parameters_are_400_naming_the_parameter(
