@@ -91,7 +91,6 @@ class TSDBModel(IntEnum):
     key_total_received = 300
     key_total_rejected = 301
     key_total_blacklisted = 302
-    key_total_accepted = 303
 
     project_total_received_ip_address = 400
     project_total_received_release_version = 401
@@ -101,7 +100,8 @@ class TSDBModel(IntEnum):
     project_total_received_localhost = 405
     project_total_received_web_crawlers = 406
 
-    # Per project, organization and DSN key: a quantity, and how many records added to it.
+    # A quantity, and how many records added to it: 500/501 per project (written by earlier
+    # versions, no longer written), 502/503 per organization, 504/505 per DSN key.
     outcome_quantity = 500
     outcome_times_seen = 501
     organization_outcome_quantity = 502

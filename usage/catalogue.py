@@ -4,15 +4,17 @@ Every series statsapi keeps is named here once, typed, and looked up by value (n
 string built at run time):
 
 - **legacy totals** (Sentry's v1 stats): ``received``, ``rejected``, ``blacklisted`` per
-  organization, project and DSN key (keyed by that object's id), plus ``accepted`` per DSN key;
+  organization, project and DSN key (keyed by that object's id);
   ``received = accepted + rejected + blacklisted`` for error events;
 - the project's **generated** series (accepted error events at the event's own timestamp);
 - one **inbound-filter counter** per filter key, keyed by project id;
 - **outcomes** (stats_v2): for each (category, outcome, reason), a quantity (items, or bytes
-  for attachments) and a times-seen count, at three scopes: per project, per organization and
-  per DSN key, keyed by ``outcome_series_key``. The organization series repeat the project ones
-  without the project dimension, so an organization-wide query reads one series per
-  (category, outcome, reason) instead of one per project.
+  for attachments) and a times-seen count, at two scopes: per DSN key and per organization,
+  keyed by ``outcome_series_key``. A project's outcomes are the sum of its keys' series (a
+  project has one key or a few); the organization series repeat them without the project and
+  key dimensions, so an organization-wide query reads one series per (category, outcome,
+  reason) instead of one per key. A key's accepted error events are its ``accepted`` outcomes
+  of the error categories (``KEY_ACCEPTED_KINDS``): key stats read them, never a difference.
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ class Total(StrEnum):
     received = "received"
     rejected = "rejected"
     blacklisted = "blacklisted"
-    accepted = "accepted"  # DSN keys only: key stats read it instead of subtracting
 
 
 LEGACY_TOTALS: Final[Mapping[tuple[Scope, Total], TSDBModel]] = {
@@ -52,7 +53,6 @@ LEGACY_TOTALS: Final[Mapping[tuple[Scope, Total], TSDBModel]] = {
     (Scope.key, Total.received): TSDBModel.key_total_received,
     (Scope.key, Total.rejected): TSDBModel.key_total_rejected,
     (Scope.key, Total.blacklisted): TSDBModel.key_total_blacklisted,
-    (Scope.key, Total.accepted): TSDBModel.key_total_accepted,
 }
 """(scope, total) -> its model, keyed by the organization, project or DSN key id."""
 
@@ -113,14 +113,13 @@ class Field(StrEnum):
 
 
 OUTCOME_MODELS: Final[Mapping[tuple[Scope, Field], TSDBModel]] = {
-    (Scope.project, Field.quantity): TSDBModel.outcome_quantity,
-    (Scope.project, Field.times_seen): TSDBModel.outcome_times_seen,
     (Scope.organization, Field.quantity): TSDBModel.organization_outcome_quantity,
     (Scope.organization, Field.times_seen): TSDBModel.organization_outcome_times_seen,
     (Scope.key, Field.quantity): TSDBModel.key_outcome_quantity,
     (Scope.key, Field.times_seen): TSDBModel.key_outcome_times_seen,
 }
-"""(scope, aggregate) -> the outcome model, keyed by ``outcome_series_key``."""
+"""(scope, aggregate) -> the outcome model, keyed by ``outcome_series_key``. Organization and
+key scope only: a project's outcomes are its keys' series summed."""
 
 ERROR_CATEGORIES: Final = ("error", "default", "security")
 """Categories stats_v2 reports together as ``error`` (Sentry's rule)."""
@@ -179,7 +178,13 @@ class OutcomeKind:
             raise ValueError(f"outcome parts must not contain ':': {self!r}")
 
 
+KEY_ACCEPTED_KINDS: Final = tuple(
+    OutcomeKind(category, Outcome.accepted.value) for category in ERROR_CATEGORIES
+)
+"""The outcome kinds whose key series add up to a DSN key's accepted error events."""
+
+
 def outcome_series_key(scope_id: int, kind: OutcomeKind) -> str:
-    """The key of an outcome series of one organization, project or DSN key (by ``Scope``):
+    """The key of an outcome series of one organization or DSN key (by ``Scope``):
     ``"<id>:<category>:<outcome>:<reason>"``, the reason empty when there is none."""
     return f"{int(scope_id)}:{kind.category}:{kind.outcome}:{kind.reason or ''}"

@@ -5,12 +5,12 @@ A query lists the organization's outcome combinations (``usage.registry``, one s
 keeps those its filters select, and reads their series in one ``get_range_multi`` call, at
 the cheapest scope that answers it exactly:
 
-- **key** series when ``key_id`` filters;
 - **organization** series (one per category, outcome and reason, whatever the number of
-  projects) when the answer does not group by project and every project that recorded the
-  selected outcomes may be counted;
-- **project** series otherwise (grouping by project, a ``project`` filter that leaves some
-  out, or a caller who may not see every project that recorded them).
+  projects and keys) when the answer does not group by project, ``key_id`` does not filter,
+  and every project that recorded the selected outcomes may be counted;
+- **key** series otherwise (grouping by project, ``key_id``, a ``project`` filter that leaves
+  some out, or a caller who may not see every project that recorded them), summed per
+  project.
 
 Only projects the caller may see are ever counted.
 """
@@ -57,8 +57,8 @@ class Selection:
     """The combinations a query reads, and the scope it reads them at."""
 
     scope: Scope
-    # series key -> the combinations it stands for (one at project and key scope; at
-    # organization scope every project's combination of that kind)
+    # series key -> the combinations it stands for (one at key scope; at organization scope
+    # every project's and key's combination of that kind)
     series: dict[str, list[Combination]] = field(default_factory=dict)
 
 
@@ -85,11 +85,7 @@ def _matches(combination: Combination, query: OutcomeQuery) -> bool:
 
 
 def _scope_id(scope: Scope, combination: Combination, organization_id: int) -> int:
-    if scope is Scope.key:
-        return combination.key_id
-    if scope is Scope.organization:
-        return organization_id
-    return combination.project_id
+    return organization_id if scope is Scope.organization else combination.key_id
 
 
 def outcome_selection_get(
@@ -99,12 +95,10 @@ def outcome_selection_get(
     ``allowed`` (see the module docstring for the scope). Raises TSDBUnavailable."""
     selected = [c for c in combinations_get(organization_id=organization_id) if _matches(c, query)]
     recorded = {c.project_id for c in selected}
-    if query.key_ids is not None:
-        scope = Scope.key
-    elif not by_project and recorded <= allowed:
+    if query.key_ids is None and not by_project and recorded <= allowed:
         scope = Scope.organization
     else:
-        scope = Scope.project
+        scope = Scope.key
     selection = Selection(scope)
     for combination in selected:
         if combination.project_id not in allowed:

@@ -20,10 +20,14 @@ from tsdb import TSDBModel
 from usage.catalogue import (
     FILTER_COUNTERS,
     GENERATED,
+    KEY_ACCEPTED_KINDS,
     LEGACY_TOTALS,
+    OUTCOME_MODELS,
     UNCOUNTED_FILTER_STATS,
+    Field,
     Scope,
     Total,
+    outcome_series_key,
 )
 from usage.window import QueryWindow, request_now
 
@@ -54,10 +58,10 @@ KEY_STATS: Final[Mapping[str, TSDBModel]] = {
     "total": LEGACY_TOTALS[Scope.key, Total.received],
     "dropped": LEGACY_TOTALS[Scope.key, Total.rejected],
     "filtered": LEGACY_TOTALS[Scope.key, Total.blacklisted],
-    "accepted": LEGACY_TOTALS[Scope.key, Total.accepted],
 }
-"""Key stats fields -> the key's counters. ``accepted`` has a counter of its own: deriving it
-as ``total - dropped - filtered`` would report lost ``dropped`` counts as accepted."""
+"""Key stats fields -> the key's counters. ``accepted`` is read from the key's accepted
+outcomes (``KEY_ACCEPTED_KINDS``): deriving it as ``total - dropped - filtered`` would report
+lost ``dropped`` counts as accepted."""
 
 
 def query_window(*, start: datetime, end: datetime, rollup: int | None = None) -> QueryWindow:
@@ -162,14 +166,26 @@ def team_stats_get(*, access: Access, team: Team, stat: str, window: QueryWindow
 
 
 def project_key_stats_get(*, key: ProjectKey, window: QueryWindow) -> list[dict[str, int]]:
-    """Per bucket: ``total``, ``dropped``, ``filtered`` and ``accepted``, each read from the
-    key's own counter (KEY_STATS), all in one read."""
+    """Per bucket: ``total``, ``dropped``, ``filtered`` (the key's counters, KEY_STATS) and
+    ``accepted`` (the key's accepted outcomes of the error categories), all in one read."""
+    accepted_model = OUTCOME_MODELS[Scope.key, Field.quantity]
+    accepted_keys = [outcome_series_key(key.pk, kind) for kind in KEY_ACCEPTED_KINDS]
+    keys: list[int | str] = [key.pk, *accepted_keys]
     series = tsdb.backend.get_range_multi(
-        KEY_STATS.values(), [key.pk], window.start, window.end, window.rollup, now=window.now
+        [*KEY_STATS.values(), accepted_model],
+        keys,
+        window.start,
+        window.end,
+        window.rollup,
+        now=window.now,
     )
     columns = {name: series[model][key.pk] for name, model in KEY_STATS.items()}
-    timestamps = [ts for ts, _ in columns["total"]]
+    accepted = [series[accepted_model][name] for name in accepted_keys]
     return [
-        {"ts": ts, **{name: points[index][1] for name, points in columns.items()}}
-        for index, ts in enumerate(timestamps)
+        {
+            "ts": ts,
+            **{name: points[index][1] for name, points in columns.items()},
+            "accepted": sum(points[index][1] for points in accepted),
+        }
+        for index, (ts, _) in enumerate(columns["total"])
     ]

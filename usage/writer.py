@@ -2,9 +2,9 @@
 
 ``UsageWriter`` collects the counts of one DSN key's request and ``write`` hands them to a
 single ``tsdb.backend.incr_multi`` (one round trip). For error events it keeps the legacy
-totals (organization, project and key ``received``/``rejected``/``blacklisted``, the key's
-``accepted``, the filter counters, the project's ``generated`` series); for every item it
-records an outcome at the three scopes of ``usage.catalogue``. ``combinations`` lists the
+totals (organization, project and key ``received``/``rejected``/``blacklisted``, the filter
+counters, the project's ``generated`` series); for every item it records an outcome at the
+two scopes of ``usage.catalogue`` (DSN key and organization). ``combinations`` lists the
 outcome combinations written, for ``usage.registry``.
 """
 
@@ -85,11 +85,9 @@ class UsageWriter:
         items.append((LEGACY_TOTALS[Scope.key, total], identity.key_id, None, count))
 
     def error_accepted(self, category: str, event_timestamp: Timestamp, count: int = 1) -> None:
-        """``count`` error events accepted: received, the key's accepted, ``generated`` at the
-        event's own time, and an ``accepted`` outcome each."""
+        """``count`` error events accepted: received, ``generated`` at the event's own time,
+        and an ``accepted`` outcome each (which key stats read as the key's accepted)."""
         self._legacy(Total.received, count)
-        key_accepted = LEGACY_TOTALS[Scope.key, Total.accepted]
-        self.items.append((key_accepted, self.identity.key_id, None, count))
         self.items.append((GENERATED, self.identity.project_id, event_timestamp, count))
         self.outcome(category, Outcome.accepted, None, count, count)
 
@@ -116,11 +114,7 @@ class UsageWriter:
         """Everything recorded, as ``incr_multi`` items; those without a time of their own
         (all but ``generated``) at ``timestamp``, or the write's when None."""
         identity = self.identity
-        scopes = (
-            (Scope.project, identity.project_id),
-            (Scope.organization, identity.organization_id),
-            (Scope.key, identity.key_id),
-        )
+        scopes = ((Scope.key, identity.key_id), (Scope.organization, identity.organization_id))
         items: list[IncrItem] = []
         for model, object_id, when, count in self.items:
             items.append((model, object_id, timestamp if when is None else when, count))

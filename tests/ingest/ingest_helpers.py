@@ -152,18 +152,17 @@ def filter_count(key: ProjectKey, filter_key: str) -> int:
 
 
 def outcome_totals(key: ProjectKey) -> dict[tuple[str, str, str | None], int]:
-    """(category, outcome, reason) -> quantity for the key's project, via the org's set."""
-    result = {}
-    kinds = {
-        combo.kind
-        for combo in combinations_get(organization_id=key.project.organization_id)
-        if combo.project_id == key.project_id
-    }
-    for kind in kinds:
-        series_key = outcome_series_key(key.project_id, kind)
-        quantity = _sum(OUTCOME_MODELS[Scope.project, Field.quantity], series_key)
+    """(category, outcome, reason) -> quantity for the key's project (the sum of its keys'
+    series), via the organization's registry."""
+    result: dict[tuple[str, str, str | None], int] = {}
+    for combo in combinations_get(organization_id=key.project.organization_id):
+        if combo.project_id != key.project_id:
+            continue
+        series_key = outcome_series_key(combo.key_id, combo.kind)
+        quantity = _sum(OUTCOME_MODELS[Scope.key, Field.quantity], series_key)
         if quantity:
-            result[(kind.category, kind.outcome, kind.reason)] = quantity
+            kind = (combo.kind.category, combo.kind.outcome, combo.kind.reason)
+            result[kind] = result.get(kind, 0) + quantity
     return result
 
 

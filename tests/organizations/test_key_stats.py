@@ -24,8 +24,17 @@ from django.test import Client
 import tsdb
 from organizations.models import Project, ProjectKey
 from tsdb.base import TSDBModel
+from usage.catalogue import OUTCOME_MODELS, Field, OutcomeKind, Scope, outcome_series_key
 
 pytestmark = pytest.mark.django_db
+
+
+# What ingest writes for an accepted error event: the key's accepted outcome of category error.
+ACCEPTED = OUTCOME_MODELS[Scope.key, Field.quantity]
+
+
+def accepted_error(key: ProjectKey) -> str:
+    return outcome_series_key(key.pk, OutcomeKind("error", "accepted"))
 
 
 def key_url(key: ProjectKey, project: str = "api", organization: str = "acme") -> str:
@@ -60,10 +69,10 @@ def test_it_returns_total_dropped_filtered_and_accepted_per_bucket(
             (TSDBModel.key_total_received, project_key.pk, earlier, 10),
             (TSDBModel.key_total_rejected, project_key.pk, earlier, 3),
             (TSDBModel.key_total_blacklisted, project_key.pk, earlier, 2),
-            (TSDBModel.key_total_accepted, project_key.pk, earlier, 5),
+            (ACCEPTED, accepted_error(project_key), earlier, 5),
             (TSDBModel.key_total_received, project_key.pk, now, 4),
             (TSDBModel.key_total_blacklisted, project_key.pk, now, 1),
-            (TSDBModel.key_total_accepted, project_key.pk, now, 3),
+            (ACCEPTED, accepted_error(project_key), now, 3),
         ]
     )
     hour_before = hour_floor(time.time())
@@ -134,7 +143,7 @@ def test_it_honours_window_and_resolution(
 ) -> None:
     until = int(time.time())
     tsdb.backend.incr(TSDBModel.key_total_received, project_key.pk, until - 15, count=2)
-    tsdb.backend.incr(TSDBModel.key_total_accepted, project_key.pk, until - 15, count=2)
+    tsdb.backend.incr(ACCEPTED, accepted_error(project_key), until - 15, count=2)
 
     response = get(
         client, owner_token, key_url(project_key), since=until - 100, until=until, resolution="10s"
