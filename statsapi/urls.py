@@ -1,10 +1,11 @@
 """URL wiring: the Sentry-compatible API under /api/0/, ingest under /api/<project_id>/, the
-admin under /admin/, health checks at /_health/."""
+admin under /admin/, health checks at /_health/, Prometheus metrics at /metrics."""
 
 from django.contrib import admin
 from django.urls import include, path
 
 from statsapi.health import health
+from statsapi.metrics import MetricsView
 
 admin.site.site_header = "statsapi administration"
 admin.site.site_title = "statsapi admin"
@@ -17,6 +18,7 @@ handler500 = "statsapi.errors.server_error"
 
 urlpatterns = [
     path("_health/", health, name="health"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("admin/", admin.site.urls),
     path("api/0/", include("organizations.urls")),
     path("api/", include("ingest.urls")),
