@@ -36,7 +36,7 @@ _SECRET_ENVIRON = frozenset("HTTP_" + header.upper().replace("-", "_") for heade
 
 def prepare_metrics_dir() -> str:
     """The multiprocess metrics directory, set in the environment the workers inherit."""
-    path = os.environ.get(METRICS_DIR_ENV, "")
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
     owner = os.environ.get(_OWNER_ENV, "")
     if path and owner.split(":")[0] == str(os.getpid()):
         return path  # the configuration is read again (reload): keep the live workers' files
