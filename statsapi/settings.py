@@ -68,7 +68,8 @@ WSGI_APPLICATION = "statsapi.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project's own templates (statsapi/templates: the admin index) come first.
+        "DIRS": [BASE_DIR / "statsapi" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
