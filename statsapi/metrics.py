@@ -13,7 +13,8 @@ Metric families (all prefixed ``statsapi_``):
 
 - ``http_requests_total{endpoint, method, status}`` and ``http_request_duration_seconds{endpoint}``
   (histogram): every request; ``endpoint`` is the route's name (``organization-stats``,
-  ``ingest-envelope``, ``admin:index``), ``unmatched`` for a path no route takes.
+  ``ingest-envelope``, ``admin:index``), ``static`` for static files, ``unmatched`` for a
+  path no route takes.
 - ``ingest_outcomes_total{outcome, category, reason}``: quantities of every counted outcome.
 - ``quota_refusals_total{scope}``: error events refused by a key's or organization's quota.
 - ``tsdb_errors_total``, ``database_errors_total``: requests refused because Redis or the
@@ -98,11 +99,17 @@ def observe_request(endpoint: str, method: str, status: int, seconds: float) -> 
 
 
 def endpoint_of(request: HttpRequest) -> str:
-    """The name of the route that answered (``unmatched`` when none did)."""
+    """The name of the route that answered: ``static`` for the static files WhiteNoise serves
+    before any route is matched, ``unmatched`` when no route took the path."""
     match = request.resolver_match
     if match is None:
-        return "unmatched"
+        return "static" if request.path.startswith(_static_prefix()) else "unmatched"
     return str(match.view_name or match.route or "unnamed")
+
+
+@lru_cache(maxsize=1)
+def _static_prefix() -> str:
+    return "/" + str(settings.STATIC_URL).lstrip("/")
 
 
 def ingest_outcome(outcome: str, category: str, reason: str | None, quantity: int) -> None:

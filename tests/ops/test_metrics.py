@@ -75,6 +75,7 @@ def test_requests_are_counted_by_route_name_and_status_with_latency(
     for slug in ("metrics", "metrics", "no-such-org"):
         client.get(f"/api/0/organizations/{slug}/", HTTP_AUTHORIZATION=f"Bearer {seed.plaintext}")
     client.get("/no/such/page/")
+    client.get("/static/admin/css/base.css")
     after = scrape(client)
 
     def delta(name: str, **labels: str) -> float:
@@ -86,6 +87,7 @@ def test_requests_are_counted_by_route_name_and_status_with_latency(
     assert (
         delta("statsapi_http_requests_total", endpoint="unmatched", method="GET", status="404") == 1
     )
+    assert delta("statsapi_http_requests_total", endpoint="static", method="GET", status="200") == 1
     assert (
         delta("statsapi_http_request_duration_seconds_count", endpoint="organization-details") == 3
     )
