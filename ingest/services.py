@@ -38,6 +38,7 @@ from ingest.filters import filter_event, parse_ip
 from ingest.outcomes import ITEM_CATEGORIES, OutcomeRecorder, item_quantity
 from ingest.projectconfig import ProjectConfig
 from ingest.store import QuotaTake, get_store
+from statsapi import metrics
 from tsdb.base import TSDBUnavailable
 from usage import registry
 from usage.catalogue import Outcome, OutcomeKind
@@ -197,9 +198,12 @@ def _count(
         if granted:
             try:
                 store.give_back(granted)
-            except (TSDBUnavailable, RedisError):
-                logger.warning("could not give back quota after a failed count", exc_info=True)
+            except (TSDBUnavailable, RedisError) as exc:
+                logger.warning("could not give back quota after a failed count: %s", exc)
         raise
+    metrics.outcomes_counted(recorder.outcome_quantities())
+    if limited is not None:
+        metrics.quota_refused(limited.scope, len(kept))
     return limited
 
 
@@ -216,6 +220,7 @@ def _record_invalid(config: ProjectConfig, categories: list[tuple[str, int]], re
         if new_members:
             _exchange([], config.organization_id, new_members)
         recorder.write()
+        metrics.outcomes_counted(recorder.outcome_quantities())
     except TSDBUnavailable:
         logger.warning("could not record an invalid outcome: Redis is unavailable")
     except RedisError:

@@ -37,7 +37,7 @@ def check_teams_in_organization(
 class ProjectForm(forms.ModelForm[Project]):
     class Meta:
         model = Project
-        fields = ["organization", "slug", "name", "platform", "teams", "date_created"]
+        fields = ["organization", "slug", "name", "platform", "teams"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -48,7 +48,7 @@ class ProjectForm(forms.ModelForm[Project]):
 class OrganizationMemberForm(forms.ModelForm[OrganizationMember]):
     class Meta:
         model = OrganizationMember
-        fields = ["organization", "user", "role", "teams", "date_created"]
+        fields = ["organization", "user", "role", "teams"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -259,6 +259,8 @@ def token_revoke(*, token: BaseToken) -> bool:
 # --- demo -----------------------------------------------------------------------------------
 
 DEMO_SLUG = "demo"
+# The name of the demo user's token: `demo` replaces the one an earlier run issued.
+DEMO_TOKEN_NAME = "demo"
 
 
 @dataclass(frozen=True)
@@ -290,7 +292,9 @@ def demo_objects_create(*, slug: str = DEMO_SLUG, username: str = DEMO_SLUG) -> 
     key = project.keys.filter(is_active=True).order_by("id").first() or project_key_create(
         project=project
     )
+    # Replace the token an earlier run issued (its plaintext is gone): one demo token at most.
+    ApiToken.objects.filter(user=user, name=DEMO_TOKEN_NAME).delete()
     token, plaintext = api_token_create(
-        user=user, scopes=scope_names.DEFAULT_TOKEN_SCOPES, name="demo"
+        user=user, scopes=scope_names.DEFAULT_TOKEN_SCOPES, name=DEMO_TOKEN_NAME
     )
     return DemoObjects(organization, project, key, user, token, plaintext)

@@ -13,11 +13,12 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 import tsdb
-from organizations.models import Organization, Project, ProjectKey
-from organizations.services import DEMO_SLUG, DemoObjects, demo_objects_create
+from organizations.models import ApiToken, Organization, Project, ProjectKey
+from organizations.services import DEMO_SLUG, demo_objects_create
 from tsdb.base import IncrItem
 from usage import registry
 from usage.catalogue import LEGACY_TOTALS, InboundFilter, Outcome, Scope, Total
@@ -27,7 +28,12 @@ from usage.writer import KeyIdentity, UsageWriter
 
 @dataclass(frozen=True)
 class DemoSeed:
-    objects: DemoObjects
+    organization: Organization
+    project: Project
+    key: ProjectKey
+    user: User
+    token: ApiToken
+    plaintext: str
     samples_written: int
 
 
@@ -108,4 +114,12 @@ def demo_seed(*, slug: str = DEMO_SLUG, username: str = DEMO_SLUG) -> DemoSeed:
     samples = demo_counts_fill(
         organization=objects.organization, project=objects.project, key=objects.key
     )
-    return DemoSeed(objects, samples)
+    return DemoSeed(
+        objects.organization,
+        objects.project,
+        objects.key,
+        objects.user,
+        objects.token,
+        objects.plaintext,
+        samples,
+    )

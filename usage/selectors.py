@@ -105,11 +105,28 @@ def sum_series(series: Iterable[Series], *, window: QueryWindow) -> Series:
 
 
 def legacy_series_get(
+    *, scope: Scope, totals: Iterable[Total], object_id: int, window: QueryWindow
+) -> dict[Total, Series]:
+    """The legacy ``totals`` series of one organization, project or DSN key (by ``scope``)
+    over ``window`` (``query_window``), in one read: the selector the admin's charts read."""
+    models = {total: LEGACY_TOTALS[scope, total] for total in totals}
+    series = tsdb.backend.get_range_multi(
+        models.values(), [object_id], window.start, window.end, window.rollup, now=window.now
+    )
+    return {total: series[model][object_id] for total, model in models.items()}
+
+
+def legacy_sums_get(
     *, scope: Scope, total: Total, ids: Iterable[int], window: QueryWindow
-) -> dict[int, Series]:
-    """The legacy ``total`` series of organizations, projects or DSN keys (by ``scope``) over
-    ``window`` (``query_window``), keyed by id: the selector the admin's charts read."""
-    return stats_series_get(model=LEGACY_TOTALS[scope, total], keys=ids, window=window)
+) -> dict[int, int]:
+    """The legacy ``total`` of each organization, project or DSN key (by ``scope``) summed
+    over ``window``, keyed by id."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    return tsdb.backend.get_sums(
+        LEGACY_TOTALS[scope, total], ids, window.start, window.end, window.rollup, now=window.now
+    )
 
 
 def organization_stats_get(

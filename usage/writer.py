@@ -75,6 +75,13 @@ class UsageWriter:
             totals[0] += quantity
             totals[1] += times_seen
 
+    def outcome_quantities(self) -> list[tuple[str, str, str | None, int]]:
+        """``(category, outcome, reason, quantity)`` of every outcome recorded so far."""
+        return [
+            (kind.category, kind.outcome, kind.reason, totals[0])
+            for kind, totals in self.outcomes.items()
+        ]
+
     def _legacy(self, total: Total, count: int) -> None:
         identity = self.identity
         items = self.items

@@ -1,7 +1,8 @@
 """`manage.py demo`: demo organization, project, user and token, and 24 hours of sample counts.
 
-Safe to run again: the objects are reused, a new token is issued each time, and hours that
-already hold counts are left alone. Prints the DSN and a curl line that works as printed.
+Safe to run again: the objects are reused, a new token replaces the previous demo token (so
+there is only ever one), and hours that already hold counts are left alone. Prints the DSN and
+a curl line that works as printed.
 """
 
 from __future__ import annotations
@@ -27,16 +28,15 @@ class Command(BaseCommand):
             seed = demo_seed()
         except TSDBUnavailable as exc:
             raise CommandError(f"The TSDB cannot be reached ({exc}); is Redis running?") from None
-        objects = seed.objects
         base = settings.STATSAPI_PUBLIC_URL.rstrip("/")
-        url = f"{base}/api/0/organizations/{objects.organization.slug}/stats/"
+        url = f"{base}/api/0/organizations/{seed.organization.slug}/stats/"
         self.stdout.write(
-            f"Demo organization {objects.organization.slug}, project {objects.project.slug} "
-            f"(id {objects.project.pk}), owner {objects.user.get_username()}; "
+            f"Demo organization {seed.organization.slug}, project {seed.project.slug} "
+            f"(id {seed.project.pk}), owner {seed.user.get_username()}; "
             f"{seed.samples_written} sample buckets written."
         )
-        self.stdout.write(f"DSN: {objects.key.dsn}")
-        self.stdout.write(f"Token (shown once): {objects.plaintext}")
+        self.stdout.write(f"DSN: {seed.key.dsn}")
+        self.stdout.write(f"Token (shown once): {seed.plaintext}")
         self.stdout.write(
-            "curl -H " + shlex.quote(f"Authorization: Bearer {objects.plaintext}") + f" {url}"
+            "curl -H " + shlex.quote(f"Authorization: Bearer {seed.plaintext}") + f" {url}"
         )
