@@ -312,7 +312,7 @@ def test_the_admin_selectors_read_the_same_counts(
 
     from usage.catalogue import Scope, Total
     from usage.outcomes import outcome_totals_by_category_get
-    from usage.selectors import legacy_series_get, query_window
+    from usage.selectors import legacy_series_get, legacy_sums_get, query_window
 
     end = datetime.now(UTC)
     window = query_window(start=end - timedelta(hours=1), end=end)
@@ -332,11 +332,19 @@ def test_the_admin_selectors_read_the_same_counts(
         organization=organization, window=window, project_ids=[other_project.pk]
     )
     assert only_web == {"error": {"accepted": 1}}
-    received = legacy_series_get(
+    received = legacy_sums_get(
         scope=Scope.project, total=Total.received, ids=[project.pk, other_project.pk], window=window
     )
     # api: 3 accepted + 1 filtered + 2 rate limited error events; web: 1.
-    assert {pid: sum(n for _, n in points) for pid, points in received.items()} == {
-        project.pk: 6,
-        other_project.pk: 1,
+    assert received == {project.pk: 6, other_project.pk: 1}
+    series = legacy_series_get(
+        scope=Scope.project,
+        totals=[Total.received, Total.rejected, Total.blacklisted],
+        object_id=project.pk,
+        window=window,
+    )
+    assert {total: sum(n for _, n in points) for total, points in series.items()} == {
+        Total.received: 6,
+        Total.rejected: 2,
+        Total.blacklisted: 1,
     }
