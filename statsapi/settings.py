@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "organizations",
     "ingest",
 ]
@@ -249,6 +251,30 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "EXCEPTION_HANDLER": "organizations.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["statsapi.throttling.ApiRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "statsapi.schema.ApiAutoSchema",
+}
+# The OpenAPI schema at /api/0/schema/ and Swagger UI at /api/0/docs/ (statsapi/schema.py).
+# Swagger UI's files come from drf-spectacular-sidecar, served by WhiteNoise: no CDN. Both pages
+# need no credentials and no database.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "statsapi",
+    "DESCRIPTION": (
+        "A Sentry-compatible API for event counts. Authenticate with `Authorization: Bearer "
+        '<token>`. Errors are `{"detail": "..."}`.'
+    ),
+    "VERSION": "0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/api/0",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "statsapi.schema.add_series_component",
+    ],
 }
 # API abuse limits (statsapi/throttling.py), REQUESTS/SECONDS or off: per token (or logged-in
 # user) and per client address. A dashboard of 20 panels refreshing every 5 s makes 240
