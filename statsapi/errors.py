@@ -10,7 +10,6 @@ fine and may be sent again shortly.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from django.conf import settings
@@ -18,7 +17,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
-logger = logging.getLogger(__name__)
+from statsapi import metrics
 
 DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
 
@@ -70,9 +69,9 @@ def database_unavailable(request: HttpRequest) -> HttpResponse:
 
 class DatabaseUnavailableMiddleware:
     """Turns a view's ``OperationalError`` or ``InterfaceError`` (the database refused, did not
-    answer in time, or dropped the connection) into ``database_unavailable``, logged in one
-    line without a traceback. Other database errors (a missing table, a bad query) are bugs and
-    stay 500s."""
+    answer in time, or dropped the connection) into ``database_unavailable``, noted in the
+    request's log line (without a traceback) and counted in the metrics. Other database errors
+    (a missing table, a bad query) are bugs and stay 500s."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -83,10 +82,6 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
-        logger.warning(
-            "database unavailable, answered 503: %s %s: %s",
-            request.method,
-            request.path,
-            str(exception).strip().replace("\n", " "),
-        )
+        # Said once, in the request's log line (no traceback), and counted in the metrics.
+        metrics.record_outage(request, "database", exception)
         return database_unavailable(request)
