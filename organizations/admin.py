@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -300,7 +300,7 @@ class TokenAdmin(admin.ModelAdmin):
         it (a reload, a bookmark, another token's page) the token's settings page, saying so."""
         obj = self.get_object(request, object_id)
         if obj is None or not self.has_view_permission(request, obj):
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            raise Http404(f"No {self.opts.verbose_name} with the id {object_id!r}")
         change_url = reverse(
             f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
             args=[obj.pk],

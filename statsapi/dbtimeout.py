@@ -21,14 +21,8 @@ import select
 import time
 from typing import Any
 
-import psycopg2
-from psycopg2 import extensions
-
-
-class DatabaseTimeout(psycopg2.OperationalError):
-    """PostgreSQL did not answer within the deadline (a psycopg2 OperationalError, so Django
-    raises it as ``django.db.OperationalError``)."""
-
+import psycopg2  # type: ignore[import-untyped, unused-ignore]
+from psycopg2 import extensions  # type: ignore[import-untyped, unused-ignore]
 
 _deadlines: dict[str, float | None] = {"connect": 3.0, "query": 8.0}
 
@@ -57,7 +51,10 @@ def wait_with_deadline(conn: Any) -> None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 what = "accept a connection" if connecting else "answer"
-                raise DatabaseTimeout(f"PostgreSQL did not {what} within {limit:g} seconds")
+                # A psycopg2 OperationalError: Django raises it as django.db.OperationalError.
+                raise psycopg2.OperationalError(
+                    f"PostgreSQL did not {what} within {limit:g} seconds"
+                )
             timeout_ms = max(1, int(remaining * 1000))
         poller = select.poll()
         poller.register(conn.fileno(), WAIT_EVENTS[state])

@@ -168,12 +168,12 @@ class ApiAutoSchema(AutoSchema):
             statuses.append(404)
         return [*statuses, 429, 503]
 
-    def _get_response_bodies(self, direction: str = "response") -> Any:
+    def _get_response_bodies(self, direction: Any = "response") -> Any:
         # Not get_response_serializers: @extend_schema(responses=...) overrides that one.
         responses = dict(super()._get_response_bodies(direction))
         for status in self._error_statuses():
             if str(status) not in responses:
-                responses[str(status)] = self._get_response_for_code(
+                responses[str(status)] = self._get_response_for_code(  # type: ignore[no-untyped-call, unused-ignore]
                     error_response(status), str(status), direction=direction
                 )
         return responses
@@ -187,7 +187,7 @@ class ApiAutoSchema(AutoSchema):
         return headers
 
 
-class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call, unused-ignore]
     """organizations.authentication.TokenAuthentication: `Authorization: Bearer <token>`."""
 
     target_class = "organizations.authentication.TokenAuthentication"

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,14 +51,25 @@ FUZZ_SETTINGS = hypothesis.settings(
 wsgi_application = get_wsgi_application()
 
 
+REQUESTS: Counter[str] = Counter()
+
+
 def application(environ: dict[str, Any], start_response: Any) -> Any:
     """The WSGI application, minus the per-request closing of old database connections (as
     Django's test client does): this test's transaction must stay open across requests."""
+    REQUESTS[environ["REQUEST_METHOD"]] += 1
     request_started.disconnect(close_old_connections)
     try:
         return wsgi_application(environ, start_response)
     finally:
         request_started.connect(close_old_connections)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def request_count() -> Iterator[None]:
+    """How many requests the fuzzing sent, by method (shown with ``pytest -s``)."""
+    yield
+    print(f"\nfuzz requests sent: {sum(REQUESTS.values())} {dict(REQUESTS)}")
 
 
 @dataclass
