@@ -7,6 +7,8 @@ validates the query string with a serializer, calls one selector and returns its
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import Http404, HttpResponseBase
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.exceptions import PermissionDenied
@@ -19,6 +21,7 @@ from organizations.permissions import OrganizationPermission, ProjectPermission,
 from organizations.views import OrganizationScopedEndpoint
 from statsapi.schema import SERIES, series_example, stat_parameter, stats_window_parameters
 from usage import outcomes, selectors
+from usage.catalogue import Field
 from usage.outcome_query import OutcomeQuery, OutcomeQuerySerializer
 from usage.selectors import (
     ORGANIZATION_PROJECT_STATS,
@@ -234,6 +237,80 @@ class ProjectKeyStatsEndpoint(OrganizationScopedEndpoint):
         return Response(selectors.project_key_stats_get(key=key, window=params["window"]))
 
 
+def _list_parameter(name: str, description: str, enum: list[str] | None = None) -> Any:
+    items: dict[str, Any] = {"type": "string"}
+    if enum is not None:
+        items["enum"] = enum
+    return OpenApiParameter(
+        name, {"type": "array", "items": items}, description=description, explode=True
+    )
+
+
+OUTCOME_QUERY_PARAMETERS = [
+    _list_parameter(
+        "field", "`sum(quantity)` and/or `sum(times_seen)`; required.", [f.value for f in Field]
+    ),
+    _list_parameter(
+        "category",
+        "Data categories (`error` means error, default and security); filter or group by "
+        "category (stats_v2).",
+    ),
+    _list_parameter("outcome", "Outcomes to keep (any case)."),
+    _list_parameter("reason", "Reasons to keep; every value is used."),
+    _list_parameter("key_id", "DSN key ids to keep."),
+    _list_parameter("project", "Project ids to keep; `-1` means every visible project."),
+    OpenApiParameter("statsPeriod", str, description="`<n><s|m|h|d|w>`; wins over `start`/`end`."),
+    OpenApiParameter(
+        "start", str, description="ISO 8601 (no zone means UTC) or Unix seconds; with `end`."
+    ),
+    OpenApiParameter("end", str, description="As `start`."),
+    OpenApiParameter(
+        "interval",
+        str,
+        description="`<n><unit>`, default `1h`; divides a day; `10s` and up while its data "
+        "is kept for the whole window.",
+    ),
+]
+STATS_V2_EXAMPLE = {
+    "start": "2026-11-30T12:00:00Z",
+    "end": "2026-11-30T15:00:00Z",
+    "intervals": ["2026-11-30T12:00:00Z", "2026-11-30T13:00:00Z", "2026-11-30T14:00:00Z"],
+    "groups": [
+        {
+            "by": {"outcome": "accepted", "category": "error"},
+            "totals": {"sum(quantity)": 37},
+            "series": {"sum(quantity)": [12, 0, 25]},
+        }
+    ],
+}
+STATS_SUMMARY_EXAMPLE = {
+    "start": "2026-11-30T12:00:00Z",
+    "end": "2026-12-01T13:00:00Z",
+    "projects": [
+        {
+            "id": 42,
+            "slug": "web",
+            "stats": [
+                {
+                    "category": "error",
+                    "outcomes": {
+                        "accepted": 1200,
+                        "filtered": 10,
+                        "rate_limited": 190,
+                        "invalid": 0,
+                        "abuse": 0,
+                        "client_discard": 7,
+                        "cardinality_limited": 0,
+                    },
+                    "totals": {"dropped": 190, "sum(quantity)": 1407},
+                }
+            ],
+        }
+    ],
+}
+COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
+
+
 class OutcomeEndpoint(OrganizationScopedEndpoint):
     """Shared by stats_v2 and stats-summary: the organization, then the query, then the
     projects it names (403 for one the caller may not see)."""
@@ -253,6 +330,48 @@ class OrganizationStatsV2Endpoint(OutcomeEndpoint):
     """Outcome counts of an organization, grouped by outcome, category, reason or project
     (spec/stats-v2.md section 1)."""
 
+    @extend_schema(
+        operation_id="organization_stats_v2",
+        summary="Outcome counts of an organization (the usage API)",
+        parameters=[
+            *OUTCOME_QUERY_PARAMETERS,
+            _list_parameter(
+                "groupBy",
+                "Group by these (repeatable).",
+                ["outcome", "category", "reason", "project"],
+            ),
+        ],
+        responses={
+            200: {
+                "type": "object",
+                "properties": {
+                    "start": {"type": "string"},
+                    "end": {"type": "string"},
+                    "intervals": {"type": "array", "items": {"type": "string"}},
+                    "groups": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "by": {"type": "object"},
+                                "totals": COUNTS,
+                                "series": {
+                                    "type": "object",
+                                    "additionalProperties": {
+                                        "type": "array",
+                                        "items": {"type": "integer"},
+                                    },
+                                },
+                            },
+                            "required": ["by", "totals", "series"],
+                        },
+                    },
+                },
+                "required": ["start", "end", "intervals", "groups"],
+            }
+        },
+        examples=[OpenApiExample("by outcome and category", STATS_V2_EXAMPLE, response_only=True)],
+    )
     def get(self, request: Request, organization_id_or_slug: str) -> Response:
         query = self.get_query(request, organization_id_or_slug)
         try:
@@ -275,6 +394,50 @@ class OrganizationStatsSummaryEndpoint(OutcomeEndpoint):
 
     summary = True
 
+    @extend_schema(
+        operation_id="organization_stats_summary",
+        summary="Outcome totals per project and category (the usage API)",
+        parameters=[
+            *OUTCOME_QUERY_PARAMETERS,
+            OpenApiParameter("download", str, description="Any non-empty value: the same as CSV."),
+        ],
+        responses={
+            (200, "application/json"): {
+                "type": "object",
+                "properties": {
+                    "start": {"type": "string"},
+                    "end": {"type": "string"},
+                    "projects": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "id": {"type": "integer"},
+                                "slug": {"type": "string"},
+                                "stats": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "category": {"type": "string"},
+                                            "reason": {"type": ["string", "null"]},
+                                            "outcomes": COUNTS,
+                                            "totals": COUNTS,
+                                        },
+                                        "required": ["category", "outcomes", "totals"],
+                                    },
+                                },
+                            },
+                            "required": ["id", "slug", "stats"],
+                        },
+                    },
+                },
+                "required": ["start", "end", "projects"],
+            },
+            (200, "text/csv"): {"type": "string"},
+        },
+        examples=[OpenApiExample("per project", STATS_SUMMARY_EXAMPLE, response_only=True)],
+    )
     def get(self, request: Request, organization_id_or_slug: str) -> HttpResponseBase:
         query = self.get_query(request, organization_id_or_slug)
         try:
