@@ -30,9 +30,12 @@ _MAX_COUNTERS_PER_SCRIPT: Final = 2000  # a bigger write is several scripts, sti
 
 # KEYS: one string per counter (a string may be named more than once).
 # ARGV[1]: deadline, epoch microseconds by the client's clock, or 0 for none. ARGV[2]: the
-# block's last counter ("#62"). Then per counter: its offset ("#17"), the count, the string's
-# EXPIREAT. Returns {1} when applied, {0, <Redis time in us>} when it arrived after the
-# deadline (nothing applied), or the first error reply (every other counter applied).
+# length of a whole string (63 x 8 bytes). Then per counter: its offset ("#17"), the string's
+# EXPIREAT, the count. Returns {1} when applied, {0, <Redis time in us>} when it arrived
+# after the deadline (nothing applied), or the first error reply (every other counter
+# applied). One BITFIELD per counter; only a bucket's first count checks whether its string
+# is new (no TTL yet), and only a new string is padded to its whole length (SET of exactly
+# that many bytes: grown by BITFIELD it would take twice the memory) and given its EXPIREAT.
 WRITE_SCRIPT: Final = """
 local deadline = tonumber(ARGV[1])
 if deadline > 0 then
@@ -40,20 +43,23 @@ if deadline > 0 then
   local at = tonumber(now[1]) * 1000000 + tonumber(now[2])
   if at > deadline then return {0, at} end
 end
-local last = ARGV[2]
+local size = tonumber(ARGV[2])
 local failed = false
 for i = 1, #KEYS do
-  local j = 3 * i
-  local count = tonumber(ARGV[j + 1])
-  local reply = redis.pcall('BITFIELD', KEYS[i], 'INCRBY', 'i64', last, 0,
-                            'INCRBY', 'i64', ARGV[j], count)
+  local key, j = KEYS[i], 3 * i
+  local count = tonumber(ARGV[j + 2])
+  local reply = redis.pcall('BITFIELD', key, 'INCRBY', 'i64', ARGV[j], count)
   if reply['err'] then
     if not failed then
       failed = reply['err'] .. ' (counter ' .. i .. ' of ' .. #KEYS .. ' in one write: '
-        .. KEYS[i] .. ' ' .. ARGV[j] .. ' +' .. ARGV[j + 1] .. ')'
+        .. key .. ' ' .. ARGV[j] .. ' +' .. ARGV[j + 2] .. ')'
     end
-  elseif reply[2] == count then
-    redis.call('EXPIREAT', KEYS[i], ARGV[j + 2])
+  elseif reply[1] == count and redis.call('TTL', key) == -1 then
+    local value = redis.call('GET', key)
+    if #value < size then
+      redis.call('SET', key, value .. string.rep('\\0', size - #value))
+    end
+    redis.call('EXPIREAT', key, ARGV[j + 1])
   end
 end
 if failed then return redis.error_reply(failed) end
@@ -62,8 +68,8 @@ return {1}
 WRITE_SHA: Final = hashlib.sha1(WRITE_SCRIPT.encode()).hexdigest()
 
 _BULK = b"$%d\r\n%b\r\n"
-_LAST_OFFSET = b"#%d" % (BLOCK_BUCKETS - 1)
-_LAST = _BULK % (len(_LAST_OFFSET), _LAST_OFFSET)
+_SIZE_ARG = b"%d" % (BLOCK_BUCKETS * _COUNTER)
+_SIZE = _BULK % (len(_SIZE_ARG), _SIZE_ARG)
 _EVALSHA = _BULK % (7, b"EVALSHA") + _BULK % (40, WRITE_SHA.encode())
 _EVAL = _BULK % (4, b"EVAL") + _BULK % (len(WRITE_SCRIPT.encode()), WRITE_SCRIPT.encode())
 _GETRANGE = b"*4\r\n$8\r\nGETRANGE\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n"
@@ -118,8 +124,8 @@ class RedisTSDB(BaseTSDB):
     Redis' ``TIME`` with a deadline the client sends: the moment it sent the write plus its
     socket timeout. A write Redis runs after that moment (it was frozen, or the write sat in
     a buffer while the client gave up and answered 503) is dropped, not applied late. Then,
-    per counter, ``BITFIELD INCRBY`` (which also makes a new string all 63 counters long at
-    once, so it never grows) and, when that bucket was 0 before, ``EXPIREAT``. A script runs
+    per counter, ``BITFIELD INCRBY``; a new string is then padded to all 63 counters at once
+    (so it never grows) and given its ``EXPIREAT``. A script runs
     as a unit: a write is applied whole or not at all (an error reply, e.g. WRONGTYPE under
     our prefix, skips only that counter and is raised after the others were applied).
 
@@ -274,19 +280,23 @@ class RedisTSDB(BaseTSDB):
 
     def _scripts(self, plan: WritePlan) -> list[tuple[str, list[bytes], list[bytes]]]:
         """The plan as scripts to run: (routing key, keys, arguments), encoded; three
-        arguments per key (counter offset, count, EXPIREAT). On a single Redis one script
-        (split only past 2,000 counters); on a cluster one per slot."""
+        arguments per key (counter offset, EXPIREAT, count). On a single Redis one script
+        (split only past 2,000 counters), keys and arguments packed (RESP) already, each
+        counter's three in one piece; on a cluster one script per slot, not packed."""
         encode, make_key, retention = self._encoder(), self.make_key, self._retention
         groups: dict[Any, tuple[list[bytes], list[bytes]]] = {}
         slot_of: dict[str, Any] = {}
-        keyslot = self.client.keyslot if self.cluster else None
+        cluster = self.cluster
+        keyslot = self.client.keyslot if cluster else None
         for (model, rollup, bucket), fields in plan.items():
             model = int(model)  # the same digits, formatted faster than an IntEnum
             block, index = self.block_of(rollup, bucket)
             offset = b"#%d" % index
             expires = b"%d" % (block + (BLOCK_BUCKETS - 1) * rollup + retention[rollup])
+            shared = _BULK % (len(offset), offset) + _BULK % (len(expires), expires)
             for field, count in fields.items():
                 key = make_key(model, rollup, block, field)
+                value = b"%d" % count
                 group_id: Any = None
                 if keyslot is not None:
                     group_id = slot_of.get(field)
@@ -295,31 +305,38 @@ class RedisTSDB(BaseTSDB):
                 group = groups.get(group_id)
                 if group is None:
                     group = groups[group_id] = ([], [])
-                group[0].append(encode(key))
-                group[1].extend((offset, b"%d" % count, expires))
+                name = encode(key)
+                if cluster:
+                    group[0].append(name)
+                    group[1].extend((offset, expires, value))
+                else:
+                    group[0].append(_BULK % (len(name), name))
+                    group[1].append(shared + _BULK % (len(value), value))
         scripts = []
         size = _MAX_COUNTERS_PER_SCRIPT
+        per_key = 3 if cluster else 1
         for keys, args in groups.values():
             for start in range(0, len(keys), size):
                 chunk = keys[start : start + size]
-                scripts.append((chunk[0].decode(), chunk, args[3 * start : 3 * (start + size)]))
+                routing = "" if not cluster else chunk[0].decode()
+                scripts.append((routing, chunk, args[per_key * start : per_key * (start + size)]))
         return scripts
 
     @staticmethod
     def _pack_script(head: bytes, deadline: int, keys: list[bytes], args: list[bytes]) -> bytes:
         """``head`` (``EVALSHA sha`` or ``EVAL script``, packed) with the write's keys, its
-        deadline and the counters' arguments, as RESP."""
+        deadline and the counters' arguments (packed by ``_scripts``), as RESP."""
         numkeys = b"%d" % len(keys)
         deadline_arg = b"%d" % deadline
         return b"".join(
             [
-                b"*%d\r\n" % (5 + len(keys) + len(args)),
+                b"*%d\r\n" % (5 + 4 * len(keys)),
                 head,
                 _BULK % (len(numkeys), numkeys),
-                *[_BULK % (len(key), key) for key in keys],
+                *keys,
                 _BULK % (len(deadline_arg), deadline_arg),
-                _LAST,
-                *[_BULK % (len(arg), arg) for arg in args],
+                _SIZE,
+                *args,
             ]
         )
 
@@ -361,7 +378,7 @@ class RedisTSDB(BaseTSDB):
         deadline = self._deadline()
         for key, keys, args in scripts:
             batch.execute_command(
-                command, script, len(keys), *keys, deadline, _LAST_OFFSET, *args, key=key
+                command, script, len(keys), *keys, deadline, _SIZE_ARG, *args, key=key
             )
         return batch.execute(raise_on_error=False)
 

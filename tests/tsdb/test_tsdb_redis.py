@@ -49,7 +49,7 @@ def script_counters(command: tuple[Any, ...]) -> list[tuple[str, int, int, int]]
     args = command[3 + numkeys + 2 :]
     assert len(args) == 3 * numkeys
     return [
-        (key, int(args[3 * i].lstrip("#")), int(args[3 * i + 1]), int(args[3 * i + 2]))
+        (key, int(args[3 * i].lstrip("#")), int(args[3 * i + 2]), int(args[3 * i + 1]))
         for i, key in enumerate(keys)
     ]
 
