@@ -67,6 +67,11 @@ def compare(calls: list[Callable[[], object]], seconds: float) -> list[float]:
     return [statistics.median(found) for found in rates]
 
 
+def num(value: float) -> str:
+    """A rate with 2 or 3 significant digits: 4,651, 48.2, 0.71."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
 def raw_pipeline(client: redis.Redis, commands: list[tuple[Any, ...]]) -> Callable[[], object]:
     def run() -> object:
         pipe = client.pipeline(transaction=False)
@@ -292,8 +297,8 @@ def main() -> None:
         floor = float(target.split()[1])
         mark = "ok" if ratio >= floor else "MISSED"
         print(
-            f"| {label} | {commands} | {tsdb_rate:,.3g} | {raw_rate:,.3g} | {ratio:.2f} | "
-            f"{old_rate:,.3g} | {tsdb_rate / old_rate:.1f}x | {target} {mark} |"
+            f"| {label} | {commands} | {num(tsdb_rate)} | {num(raw_rate)} | {ratio:.2f} | "
+            f"{num(old_rate)} | {tsdb_rate / old_rate:.1f}x | {target} {mark} |"
         )
     print()
     for line in profile:
