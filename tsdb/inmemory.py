@@ -15,8 +15,8 @@ BLOCK_BUCKETS: Final = 64
 
 class InMemoryTSDB(BaseTSDB):
     """Counters in lists of 64 buckets, ``(model, rollup, block, str(key)) -> [count, ...]``,
-    behind one lock: the layout of the Redis backend, so a series over N buckets is read as
-    N / 64 list slices, not N lookups.
+    behind one lock (the daily summary too, as rollup 86400): the layout of the Redis
+    backend, so a series over N buckets is read as N / 64 list slices, not N lookups.
 
     A block is dropped when its last bucket expires (``block + 63 x rollup + rollup x
     samples``), swept at most once per finest rollup interval, on a write; a bucket past

@@ -98,17 +98,20 @@ class RedisTSDB(BaseTSDB):
 
         key     {prefix}{model}:{rollup}:{block}:{{key}}     a string of 63 x 8 bytes
                    model   TSDBModel integer, e.g. 100 (project_total_received)
-                   rollup  kept rollup in seconds: 10, 60, 3600
+                   rollup  kept rollup in seconds: 10, 60, 3600; 86400 for the daily
+                           summary (``BaseTSDB``: whole days for 1d reads)
                    block   start of the block, epoch seconds, a multiple of rollup x 63
                    {key}   str(key) in braces: the Redis Cluster hash tag
         value   counter i (bucket block + i x rollup) at bytes 8i..8i+7, a big-endian signed
                 64-bit integer (BITFIELD INCRBY i64 #i); a missing string or byte is 0
-        TTL     EXPIREAT block + 62 x rollup + rollup x samples: when its last bucket expires
+        TTL     EXPIREAT block + 62 x rollup + retention: when its last bucket expires
+                (retention: rollup x samples; for the daily summary, the coarsest rollup's)
 
         ts:100:3600:1795564800:{42}   project 42's received, 1795564800 .. +62 h, hourly
 
     Reading one series over N buckets costs one GETRANGE per block it spans (90 days of
-    hourly buckets: 35 commands), all in one round trip, whatever the number of series; a
+    hourly buckets: 35 commands; at 1d, from the daily summary: 2 or 3), all in one round
+    trip, whatever the number of series and spans; a
     GETRANGE asks for exactly the bytes of the buckets wanted. A bucket older than its
     retention is never read, although the string holding it lives on until the block's last
     bucket expires: the read starts at the oldest bucket still kept at that moment (base
@@ -422,35 +425,54 @@ class RedisTSDB(BaseTSDB):
     def _read_multi(
         self, models: list[int], rollup: int, buckets: list[int], fields: list[str]
     ) -> list[list[list[int]]]:
-        """Every model's and key's GETRANGEs in one round trip (on a cluster: one batch per
-        node), turned into ints in one go."""
-        segments = self._segments(rollup, buckets)
-        encode, make_key = self._encoder(), self.make_key
-        ranges = [
-            (b"%d" % (i * _COUNTER), b"%d" % ((j + 1) * _COUNTER - 1)) for _, i, j in segments
-        ]
-        sizes = [(j - i + 1) * _COUNTER for _, i, j in segments]
-        names = [
-            make_key(model, rollup, block, field)
-            for model in models
-            for field in fields
-            for block, _, _ in segments
-        ]
+        return self._read_spans(models, [(rollup, buckets)], fields)[0]
+
+    def _read_spans(
+        self, models: list[int], spans: list[tuple[int, list[int]]], fields: list[str]
+    ) -> list[list[list[list[int]]]]:
+        """Every span's, model's and key's GETRANGEs in one round trip (on a cluster: one
+        batch per node), each span's turned into ints in one go."""
+        make_key = self.make_key
+        names: list[str] = []
+        ranges: list[tuple[bytes, bytes]] = []
+        layouts = []
+        for rollup, buckets in spans:
+            segments = self._segments(rollup, buckets)
+            span_ranges = [
+                (b"%d" % (i * _COUNTER), b"%d" % ((j + 1) * _COUNTER - 1)) for _, i, j in segments
+            ]
+            layouts.append((len(names), [(j - i + 1) * _COUNTER for _, i, j in segments]))
+            for model in models:
+                for field in fields:
+                    names += [make_key(model, rollup, block, field) for block, _, _ in segments]
+                    ranges += span_ranges
         if self.cluster:
             batch = ClusterBatch(self.client)
-            for n, name in enumerate(names):
-                start, end = ranges[n % len(segments)]
+            for name, (start, end) in zip(names, ranges, strict=True):
                 batch.execute_command("GETRANGE", name, start, end, key=name)
             with unavailable_on_redis_errors():
                 replies = batch.execute(raise_on_error=False)
         else:
+            encode = self._encoder()
             commands = []
-            for n, name in enumerate(names):
+            for name, (start, end) in zip(names, ranges, strict=True):
                 key = encode(name)
-                start, end = ranges[n % len(segments)]
                 commands.append(_GETRANGE % (len(key), key, len(start), start, len(end), end))
             replies = self._round_trip(commands)
-        return self._rows(replies, names, sizes, len(models), len(fields), len(buckets))
+        results = []
+        for (offset, sizes), (_, buckets) in zip(layouts, spans, strict=True):
+            count = len(models) * len(fields) * len(sizes)
+            results.append(
+                self._rows(
+                    replies[offset : offset + count],
+                    names[offset : offset + count],
+                    sizes,
+                    len(models),
+                    len(fields),
+                    len(buckets),
+                )
+            )
+        return results
 
     @staticmethod
     def _rows(

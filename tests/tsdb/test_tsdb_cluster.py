@@ -158,7 +158,7 @@ def test_incr_multi_sends_one_batch_to_each_node_it_touches(
             slots.append(slot)
             counters += len(keys)
     assert len(slots) == len(set(slots)) == len({client.keyslot(f"{{{k}}}") for k in range(200)})
-    assert counters == 2 * 200 * 3
+    assert counters == 2 * 200 * 4  # 3 rollups and the daily summary
 
 
 def test_get_range_sends_one_batch_of_getranges_to_each_node(

@@ -62,34 +62,30 @@ def test_it_stores_one_string_of_counters_per_model_rollup_block_and_key(
     redis_tsdb.incr(M.project_total_received, "a:b", now)
     redis_tsdb.incr(M.project_total_received, 42, now - 60, count=2)
 
-    expected = set()
     for rollup in (10, 60, 3600):
         index = now // rollup
         block = (index - index % BLOCK_BUCKETS) * rollup
         for key in ("42", "a:b"):
             name = f"{tsdb_prefix}100:{rollup}:{block}:{{{key}}}"
             assert name == redis_tsdb.make_key(M.project_total_received, rollup, block, key)
-            expected.add(name)
         stored = counters(binary_redis, f"{tsdb_prefix}100:{rollup}:{block}:{{42}}")
         assert stored[index % BLOCK_BUCKETS] == (5 if rollup == 3600 else 3)
-        assert (
-            counters(binary_redis, f"{tsdb_prefix}100:{rollup}:{block}:{{a:b}}")[
-                index % BLOCK_BUCKETS
-            ]
-            == 1
-        )
+        other = counters(binary_redis, f"{tsdb_prefix}100:{rollup}:{block}:{{a:b}}")
+        assert other[index % BLOCK_BUCKETS] == 1
     minute_ago = redis_tsdb.make_key(
         M.project_total_received, 60, redis_tsdb.block_of(60, now - 60)[0], "42"
     )
-    expected.add(minute_ago)
     assert counters(binary_redis, minute_ago)[redis_tsdb.block_of(60, now - 60)[1]] == 2
-    found = {key.decode() for key in binary_redis.scan_iter(match=f"{tsdb_prefix}*")}
-    assert found - expected <= {
+    # Every kept rollup and the daily summary: one string per block holding a count.
+    expected = {
         redis_tsdb.make_key(
-            M.project_total_received, 10, redis_tsdb.block_of(10, now - 60)[0], "42"
+            M.project_total_received, rollup, redis_tsdb.block_of(rollup, ts)[0], key
         )
+        for rollup in (10, 60, 3600, 86400)
+        for key, ts in (("42", now), ("a:b", now), ("42", now - 60))
     }
-    assert expected <= found
+    found = {key.decode() for key in binary_redis.scan_iter(match=f"{tsdb_prefix}*")}
+    assert found == expected
     # Every string is made all 63 counters long at once (it never grows and reallocates).
     assert {binary_redis.strlen(key) for key in found} == {8 * BLOCK_BUCKETS}
 
@@ -100,7 +96,8 @@ def test_it_expires_each_block_when_its_last_bucket_expires(
     now = int(time.time())
     redis_tsdb.incr(M.key_total_rejected, 5, now)
 
-    for rollup, samples in ((10, 360), (60, 720), (3600, 2160)):
+    # The daily summary's blocks expire when their last day's first hour does.
+    for rollup, samples in ((10, 360), (60, 720), (3600, 2160), (86400, 90)):
         block, _ = redis_tsdb.block_of(rollup, now)
         key = redis_tsdb.make_key(M.key_total_rejected, rollup, block, "5")
         assert block % (rollup * BLOCK_BUCKETS) == 0
@@ -130,14 +127,15 @@ def test_incr_multi_is_one_round_trip_of_one_script_with_a_deadline(
     timeout = counting_tsdb.client.connection_pool.connection_kwargs["socket_timeout"]
     assert sent_at + timeout <= deadline_us / 1e6 <= time.time() + timeout
     written = script_counters(command)
-    assert len(written) == 3 * 20 * 3 + 3  # the two "project" items share every bucket
-    retention = dict(counting_tsdb.rollups)
+    # 3 rollups and the daily summary; the two "project" items share every bucket.
+    assert len(written) == 3 * 20 * 4 + 4
+    retention = {**dict(counting_tsdb.rollups), 86400: 90}
     for key, index, _count, expire_at in written:
         rollup, block = (int(part) for part in key.split(":")[-3:-1])
         assert 0 <= index < BLOCK_BUCKETS
         assert expire_at == block + (BLOCK_BUCKETS - 1) * rollup + rollup * retention[rollup]
     project = [count for key, _, count, _ in written if key.startswith(f"{counting_tsdb.prefix}1:")]
-    assert project == [5, 5, 5]
+    assert project == [5, 5, 5, 5]
 
 
 def test_get_range_is_one_round_trip_of_one_getrange_per_key_and_block(
@@ -177,8 +175,10 @@ def test_ninety_days_of_one_series_cost_one_command_per_63_buckets(
     assert len(sent_batches) == 2
     for batch in sent_batches:
         assert set(names(batch)) == {"GETRANGE"}
-        assert len(batch) <= 2160 // BLOCK_BUCKETS + 2  # 35 or 36, not 2,160
-    assert len(sent_batches[0]) in (35, 36)
+    assert len(sent_batches[0]) in (35, 36)  # not 2,160
+    # At 1d, whole days come from the daily summary (blocks of 63 days), the first, partly
+    # expired day from its hours.
+    assert len(sent_batches[1]) <= 2 + 1
 
 
 def test_get_sums_is_one_round_trip(counting_tsdb: RedisTSDB, sent_batches: Batches) -> None:
@@ -244,7 +244,7 @@ def test_it_does_not_store_buckets_that_are_already_expired(
     redis_tsdb.incr(M.project, 1, two_hours_ago)
 
     rollups = {int(key.split(":")[-3]) for key in raw_redis.scan_iter(match=f"{tsdb_prefix}*")}
-    assert rollups == {60, 3600}
+    assert rollups == {60, 3600, 86400}
 
 
 def test_flush_deletes_only_its_own_prefix(

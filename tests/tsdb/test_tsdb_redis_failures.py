@@ -68,7 +68,8 @@ def test_an_error_reply_mid_batch_is_raised_after_every_reply_was_read(
         backend.incr_multi(items, now)
 
     message = str(raised.value)
-    assert f"of 9 in one write: {taken} #{index} +1" in message  # 3 items x 3 rollups
+    # 3 items x (3 rollups + the daily summary)
+    assert f"of 12 in one write: {taken} #{index} +1" in message
     # The other counters of the write were applied, each exactly once.
     assert backend.get_sums(M.organization_total_received, [1], now, now, rollup=10) == {1: 2}
     assert backend.get_sums(M.project, [2], now, now, rollup=3600) == {2: 2}
