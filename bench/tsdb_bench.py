@@ -185,15 +185,17 @@ def main() -> None:
         # stats_v2 case: 50 projects x 10 outcome combinations), hourly, in both layouts.
         projects = [str(k) for k in range(1, 1001)]
         day = [end - HOUR * n for n in range(24)]
-        backend.incr_multi([(M.project_total_received, k, ts, 3) for k in projects for ts in day])
+        for start in range(0, len(projects), 100):
+            chunk = projects[start : start + 100]
+            backend.incr_multi([(M.project_total_received, k, ts, 3) for k in chunk for ts in day])
         pipelined(
             client,
             old_write(old, backend.rollups, [(100, k, ts, 3) for k in projects for ts in day]),
         )
         series = [f"{p}:error:accepted:{n}" for p in range(1, 51) for n in range(10)]
         quarter = [end - HOUR * n for n in range(2160)]
-        for start in range(0, len(series), 25):
-            chunk = series[start : start + 25]
+        for start in range(0, len(series), 5):
+            chunk = series[start : start + 5]
             backend.incr_multi(
                 [(M.outcome_quantity, k, ts, 1 + ts % 5) for k in chunk for ts in quarter]
             )

@@ -26,7 +26,6 @@ string header fill one 512-byte allocation (64 would take a 640-byte one)."""
 
 _COUNTER: Final = 8  # bytes per counter: a big-endian signed 64-bit integer (BITFIELD i64)
 _LITTLE_ENDIAN: Final = sys.byteorder == "little"
-_MAX_COUNTERS_PER_SCRIPT: Final = 2000  # a bigger write is several scripts, still one round trip
 
 # KEYS: one string per counter (a string may be named more than once).
 # ARGV[1]: deadline, epoch microseconds by the client's clock, or 0 for none. ARGV[2]: the
@@ -134,7 +133,9 @@ class RedisTSDB(BaseTSDB):
 
     So a write the client gave up on is counted only if Redis ran it before the deadline and
     its reply was lost (the connection broke after Redis received it, or the reply arrived
-    after the client stopped waiting, which the deadline leaves a margin of microseconds for).
+    after the client stopped waiting, which the deadline leaves a margin of about a
+    millisecond for: ``bench/tsdb_deadline_bench.py``), or if the script itself ran longer
+    than the socket timeout (a write of hundreds of thousands of counters, never ingest's).
     The deadline is compared across two clocks: if Redis' clock is behind this host's by S
     seconds, writes up to S seconds late are still applied; if it is ahead by S, writes that
     took longer than ``socket_timeout - S`` to arrive are dropped, and with S beyond the
@@ -283,9 +284,10 @@ class RedisTSDB(BaseTSDB):
 
     def _scripts(self, plan: WritePlan) -> list[tuple[str, list[bytes], list[bytes]]]:
         """The plan as scripts to run: (routing key, keys, arguments), encoded; three
-        arguments per key (counter offset, EXPIREAT, count). On a single Redis one script
-        (split only past 2,000 counters), keys and arguments packed (RESP) already, each
-        counter's three in one piece; on a cluster one script per slot, not packed."""
+        arguments per key (counter offset, EXPIREAT, count). On a single Redis one script,
+        never split (its deadline must hold for the whole write), keys and arguments packed
+        (RESP) already, each counter's three in one piece; on a cluster one script per slot,
+        not packed."""
         encode, make_key, retention = self._encoder(), self.make_key, self._retention
         groups: dict[Any, tuple[list[bytes], list[bytes]]] = {}
         slot_of: dict[str, Any] = {}
@@ -316,13 +318,8 @@ class RedisTSDB(BaseTSDB):
                     group[0].append(_BULK % (len(name), name))
                     group[1].append(shared + _BULK % (len(value), value))
         scripts = []
-        size = _MAX_COUNTERS_PER_SCRIPT
-        per_key = 3 if cluster else 1
         for keys, args in groups.values():
-            for start in range(0, len(keys), size):
-                chunk = keys[start : start + size]
-                routing = "" if not cluster else chunk[0].decode()
-                scripts.append((routing, chunk, args[per_key * start : per_key * (start + size)]))
+            scripts.append(("" if not cluster else keys[0].decode(), keys, args))
         return scripts
 
     @staticmethod
