@@ -131,6 +131,14 @@ def new_reads(
     ]
 
 
+def memory(client: redis.Redis, prefix: str) -> int:
+    """Bytes Redis reports (MEMORY USAGE) for every key under ``prefix``."""
+    pipe = client.pipeline(transaction=False)
+    for name in client.scan_iter(match=f"{prefix}*", count=1000):
+        pipe.memory_usage(name, samples=0)
+    return sum(size or 0 for size in pipe.execute())
+
+
 def pipelined(client: redis.Redis, commands: list[tuple[Any, ...]], size: int = 10_000) -> None:
     for start in range(0, len(commands), size):
         raw_pipeline(client, commands[start : start + size])()
@@ -191,6 +199,13 @@ def main() -> None:
         pipelined(
             client,
             old_write(old, backend.rollups, [(100, k, ts, 3) for k in projects for ts in day]),
+        )
+        profile.append(
+            "Redis memory (MEMORY USAGE of every key) of 1,000 projects x 24 hourly counts of "
+            "one model, with the last hour's 10 s and 1 min buckets: "
+            f"{memory(client, f'{prefix}100:') / 1024:,.0f} KiB "
+            f"(of which the daily summary {memory(client, f'{prefix}100:86400:') / 1024:,.0f} "
+            f"KiB); previous layout {memory(client, f'{old}100:') / 1024:,.0f} KiB"
         )
         series = [f"{p}:error:accepted:{n}" for p in range(1, 51) for n in range(10)]
         quarter = [end - HOUR * n for n in range(2160)]
