@@ -377,3 +377,20 @@ def test_a_revocation_reaches_every_gunicorn_process_within_10_seconds(
         for port in servers:
             assert live_get(port, ORG_STATS, owner_token) == (401, {"detail": "Invalid token"})
             assert live_get(port, ORG_STATS, member_token) == (403, {"detail": FORBIDDEN})
+
+
+def test_a_cached_lookup_hands_out_copies(organization: Organization, project: Project) -> None:
+    from organizations import selectors
+
+    first = selectors.project_get(organization=organization, id_or_slug="api", cached=True)
+    assert first is not None
+    first.name = "changed by a caller"
+    first.organization = Organization(slug="elsewhere")
+    second = selectors.project_get(organization=organization, id_or_slug="api", cached=True)
+
+    assert second is not None
+    assert second is not first
+    assert second.name == "API"
+    assert second.organization.slug == "acme"
+    assert not second._state.adding
+    assert second._state.db == "default"
