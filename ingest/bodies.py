@@ -6,7 +6,9 @@ de-chunks it and marks that with ``wsgi.input_terminated``; a server that does n
 gets 411 for a chunked body instead of a hang.
 
 Every limit is enforced while reading or decompressing: at most ``max_request`` bytes are read
-and at most ``max_decompressed`` bytes are produced, whatever the compression ratio.
+and at most ``max_decompressed`` bytes are produced, whatever the compression ratio, all gzip
+members together. Each compressed byte is decompressed once, in bounded steps. A body the
+server cannot give (malformed chunks, an upload cut off) is a 400.
 """
 
 from __future__ import annotations
@@ -25,14 +27,15 @@ from ingest.errors import IngestError, bad_request, too_large
 READ_CHUNK = 64 * 1024
 DECOMPRESS_CHUNK = 256 * 1024
 INFLATE_INPUT_CHUNK = 64 * 1024
-# Each coding and each gzip member is another pass over up to the decompressed cap; no SDK
-# sends more than one of either.
+# Each coding is another pass over up to the decompressed cap, and each gzip member costs a
+# decompressor; no SDK sends more than one of either.
 MAX_CODINGS = 2
 MAX_GZIP_MEMBERS = 64
 
 
 def read_body(environ: Mapping[str, Any], *, max_request: int) -> bytes:
-    """The raw request body; 413 past ``max_request`` bytes, 411 for an unreadable chunked body."""
+    """The raw request body; 413 past ``max_request`` bytes, 411 for a chunked body the server
+    did not de-chunk, 400 for one it could not (or a body shorter than its Content-Length)."""
     stream = environ.get("wsgi.input")
     raw_length = environ.get("CONTENT_LENGTH") or ""
     if raw_length:

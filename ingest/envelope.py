@@ -36,7 +36,8 @@ MIB = 1024 * 1024
 MAX_ITEMS = 1000
 MAX_ENVELOPE_HEADER_BYTES = 64 * KIB
 MAX_ITEM_HEADER_BYTES = 16 * KIB
-ITEM_HEADER_FIELDS = ("type", "length", "item_count", "content_type", "attachment_type")
+ITEM_HEADER_FIELDS = frozenset({"type", "length", "item_count", "content_type", "attachment_type"})
+_SCALARS = (str, int, float)
 # Entries of a client report (objects in its JSON, the report itself included) past which it
 # is dropped without parsing the rest. An SDK sends one per category and reason it dropped.
 MAX_CLIENT_REPORT_OBJECTS = 201
@@ -187,9 +188,9 @@ def _item_headers(line: bytes) -> dict[str, Any]:
     parsed = json_object(line, "Invalid envelope: an item header", reason="invalid_envelope")
     # The rest is dropped now: a thousand item headers of nested JSON are not kept.
     return {
-        name: parsed[name]
-        for name in ITEM_HEADER_FIELDS
-        if isinstance(parsed.get(name), str | int | float)
+        name: value
+        for name, value in parsed.items()
+        if name in ITEM_HEADER_FIELDS and isinstance(value, _SCALARS)
     }
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import itertools
 import json
 import os
 import pickle
@@ -159,7 +160,7 @@ def gzip_members(data: bytes, cuts: list[int]) -> tuple[bytes, dict[int, int]]:
         bounds = [0, 0]  # empty data: one empty member
     body = b""
     ends = {}
-    for start, stop in zip(bounds, bounds[1:], strict=False):
+    for start, stop in itertools.pairwise(bounds):
         body += gzip.compress(data[start:stop], 6)
         ends[len(body)] = stop
     return body, ends
