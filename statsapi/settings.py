@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from pythonjsonlogger.core import RESERVED_ATTRS
 
-from statsapi.env import env_bool, env_int, env_list
+from statsapi.env import env_bool, env_int, env_list, env_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -43,12 +44,18 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "organizations",
     "ingest",
 ]
 
 MIDDLEWARE = [
+    # First: times the whole request, logs its one line and counts it (statsapi/middleware.py).
+    "statsapi.middleware.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A database that refuses or does not answer: 503 + Retry-After (statsapi/errors.py).
+    "statsapi.errors.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -65,7 +72,8 @@ WSGI_APPLICATION = "statsapi.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project's own templates (statsapi/templates: the admin index) come first.
+        "DIRS": [BASE_DIR / "statsapi" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -99,6 +107,38 @@ if (
     raise ImproperlyConfigured(
         "DATABASE_URL names no database: add it after the host, e.g. "
         "postgres://postgres@127.0.0.1:5432/statsapi"
+    )
+# A PostgreSQL that refuses, or accepts and never answers, must cost a request seconds, not
+# the worker: libpq gives up connecting after DATABASE_CONNECT_TIMEOUT seconds (2 at least),
+# the server cancels a statement after DATABASE_STATEMENT_TIMEOUT seconds (0: no limit), and
+# statsapi.dbtimeout bounds every wait for the server's answer on the client side (the
+# statement timeout plus DATABASE_CONNECT_TIMEOUT), for a server that stopped answering on an
+# open connection. Values in the URL's query string (?connect_timeout=...) win.
+DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 3)
+DATABASE_STATEMENT_TIMEOUT = env_int("DATABASE_STATEMENT_TIMEOUT", 5)
+if not 2 <= DATABASE_CONNECT_TIMEOUT <= 60:
+    raise ImproperlyConfigured("DATABASE_CONNECT_TIMEOUT must be between 2 and 60 seconds")
+if not 0 <= DATABASE_STATEMENT_TIMEOUT <= 3600:
+    raise ImproperlyConfigured("DATABASE_STATEMENT_TIMEOUT must be between 0 and 3600 seconds")
+# Seconds a client is told to wait (Retry-After) when the database is unavailable.
+DATABASE_RETRY_AFTER_SECONDS = 5
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _db_options.setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT)
+    if DATABASE_STATEMENT_TIMEOUT:
+        _db_options["options"] = (
+            f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT * 1000} "
+            + _db_options.get("options", "")
+        ).strip()
+    from statsapi import dbtimeout
+
+    dbtimeout.install(
+        connect_seconds=float(_db_options["connect_timeout"]),
+        query_seconds=(
+            float(DATABASE_STATEMENT_TIMEOUT + DATABASE_CONNECT_TIMEOUT)
+            if DATABASE_STATEMENT_TIMEOUT
+            else None
+        ),
     )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
@@ -214,7 +254,37 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "EXCEPTION_HANDLER": "organizations.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["statsapi.throttling.ApiRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "statsapi.schema.ApiAutoSchema",
 }
+# The OpenAPI schema at /api/0/schema/ and Swagger UI at /api/0/docs/ (statsapi/schema.py).
+# Swagger UI's files come from drf-spectacular-sidecar, served by WhiteNoise: no CDN. Both pages
+# need no credentials and no database.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "statsapi",
+    "DESCRIPTION": (
+        "A Sentry-compatible API for event counts. Authenticate with `Authorization: Bearer "
+        '<token>`. Errors are `{"detail": "..."}`.'
+    ),
+    "VERSION": "0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/api/0",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "statsapi.schema.add_series_component",
+    ],
+}
+# API abuse limits (statsapi/throttling.py), REQUESTS/SECONDS or off: per token (or logged-in
+# user) and per client address. A dashboard of 20 panels refreshing every 5 s makes 240
+# requests a minute.
+API_RATE_LIMIT_TOKEN = env_rate("API_RATE_LIMIT_TOKEN", (1200, 60))
+API_RATE_LIMIT_ADDRESS = env_rate("API_RATE_LIMIT_ADDRESS", (3600, 60))
 
 # --- Security headers -----------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"
@@ -240,6 +310,17 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(
         f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {LOG_LEVEL!r}"
     )
+# LOG_FORMAT=json: one JSON object per line (python-json-logger); plain text otherwise.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower() or "plain"
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
+_JSON_FORMATTER = {
+    "()": "pythonjsonlogger.json.JsonFormatter",
+    "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+    "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+    # Django attaches the request object to its records; its repr holds the query string.
+    "reserved_attrs": [*RESERVED_ATTRS, "request"],
+}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -247,10 +328,17 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         # No exception text: the message says all there is to say.
         "brief": {"()": "statsapi.logs.BriefFormatter"},
+        "json": _JSON_FORMATTER,
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        "console_brief": {"class": "logging.StreamHandler", "formatter": "brief"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+        },
+        "console_brief": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "brief",
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -261,5 +349,22 @@ LOGGING = {
             "propagate": False,
             "handlers": ["console_brief"],
         },
+        # statsapi.request logs one line per request (statsapi/logs.py); Django's own line
+        # for 4xx and 5xx answers would repeat it. Tracebacks of unhandled errors still show.
+        "django.request": {"level": "ERROR"},
     },
 }
+
+# --- Metrics --------------------------------------------------------------------------------
+# /metrics answers clients from these addresses or CIDR ranges (default: loopback only) ...
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+for _address in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_address, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS: {_address!r} is not an IP address or CIDR range "
+            "(e.g. 127.0.0.1,10.0.0.0/8)"
+        ) from None
+# ... and any client sending Authorization: Bearer <METRICS_TOKEN> (unset: no token works).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

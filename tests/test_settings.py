@@ -215,6 +215,10 @@ BAD_VALUES = [
     ("DATABASE_URL", "postgres://127.0.0.1:fivefour/statsapi", "DATABASE_URL is not a valid"),
     ("DATABASE_URL", "postgres://postgres@127.0.0.1:5432", "DATABASE_URL names no database"),
     ("DATABASE_CONN_MAX_AGE", "forever", "DATABASE_CONN_MAX_AGE must be an integer"),
+    ("API_RATE_LIMIT_TOKEN", "lots", "API_RATE_LIMIT_TOKEN must be REQUESTS/SECONDS"),
+    ("API_RATE_LIMIT_ADDRESS", "100/0", "API_RATE_LIMIT_ADDRESS must be REQUESTS/SECONDS"),
+    ("DATABASE_CONNECT_TIMEOUT", "1", "DATABASE_CONNECT_TIMEOUT must be between 2 and 60"),
+    ("DATABASE_STATEMENT_TIMEOUT", "-1", "DATABASE_STATEMENT_TIMEOUT must be between 0 and"),
     ("REDIS_URL", "http://127.0.0.1:6379/0", "REDIS_URL must start with redis://"),
     ("REDIS_URL", "127.0.0.1:6379", "REDIS_URL must start with redis://"),
     ("REDIS_URL", "redis://127.0.0.1:sixthree/0", "REDIS_URL has a port that is not a number"),
@@ -384,7 +388,11 @@ def variables_read(path: str) -> set[str]:
 
 
 def test_env_example_lists_every_variable_the_server_reads() -> None:
-    read = variables_read("statsapi/settings.py") | variables_read("statsapi/gunicorn_embedded.py")
+    read = (
+        variables_read("statsapi/settings.py")
+        | variables_read("statsapi/gunicorn_embedded.py")
+        | variables_read("statsapi/gunicorn_hooks.py")
+    )
     read.discard("PYTEST_VERSION")
     listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
 
