@@ -123,12 +123,16 @@ def gunicorn_server(
     workers: int = 1,
     threads: int | None = None,
     log_path: Path | None = None,
+    config: str | None = None,
 ) -> Iterator[Server]:
     """``statsapi.wsgi:application`` under gunicorn on 127.0.0.1:``port`` with exactly ``env``
-    (see ``environment``), its output in ``log_path`` (a temporary file by default). Yields
-    the server once it answers HTTP; stops it afterwards, whatever happened."""
+    (see ``environment``), its output in ``log_path`` (a temporary file by default), with the
+    gunicorn configuration file ``config`` (e.g. ``statsapi/gunicorn_conf.py``, the Docker
+    image's) if given. Yields the server once it answers HTTP; stops it afterwards, whatever
+    happened."""
     argv = [
         str(BIN / "gunicorn"),
+        *(["-c", config] if config else []),
         "statsapi.wsgi:application",
         "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers),
