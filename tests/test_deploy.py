@@ -380,7 +380,7 @@ def test_gunicorn_takes_what_a_sentry_sdk_sends(gunicorn_alone: int) -> None:
     assert body == {"status": "ok"}
 
 
-def test_make_run_gunicorn_refuses_with_json_too(tmp_path: Path) -> None:
+def test_make_run_gunicorn_refuses_with_json_too() -> None:
     env = app_env(STATSAPI_EMBEDDED="True", STATSAPI_DEMO="False")
     port = free_port()
     with gunicorn_server(port, env, config=EMBEDDED_CONFIG):
@@ -499,3 +499,73 @@ def test_the_proxy_answers_502_json_when_gunicorn_is_down(proxied: tuple[int, Se
     assert status == 502, body
     assert content_type == "application/json"
     assert body == {"detail": "The API server is not answering; try again shortly"}
+
+
+# -- the README's Redis backup and restore -------------------------------------------------------
+
+
+def wait_for_info(
+    client: redis.Redis, section: str, done: Callable[[dict[str, Any]], bool]
+) -> None:
+    deadline = time.monotonic() + 30
+    while not done(client.info(section)):
+        assert time.monotonic() < deadline, client.info(section)
+        time.sleep(0.05)
+
+
+def test_the_readme_redis_backup_restores_every_count_up_to_the_backup(
+    start_redis: Callable[..., RedisProcess], tmp_path: Path, settings: Any
+) -> None:
+    """The README's steps, with the commands docker compose would run in the container."""
+    import tsdb
+    from tsdb.base import TSDBModel
+
+    def count(project: int) -> int:
+        now = time.time()
+        return tsdb.backend.get_sums(TSDBModel.project, [project], now - 3600, now + 60)[project]
+
+    live = start_redis()
+    tsdb.backend.incr(TSDBModel.project, 1, count=41)
+    client = redis.Redis.from_url(live.url, decode_responses=True)
+    # Backup: BGSAVE, wait for it, copy dump.rdb.
+    client.bgsave()
+    wait_for_info(client, "persistence", lambda info: not info["rdb_bgsave_in_progress"])
+    assert client.info("persistence")["rdb_last_bgsave_status"] == "ok"
+    backup = tmp_path / "backup.rdb"
+    backup.write_bytes((live.directory / "dump.rdb").read_bytes())
+    tsdb.backend.incr(TSDBModel.project, 2, count=5)  # after the backup: not in it
+    client.close()
+    live.stop()
+
+    # Restore into an empty volume: the snapshot as dump.rdb, loaded with AOF off, then AOF
+    # switched on (Redis writes a new AOF from memory), then a clean shutdown.
+    volume = tmp_path / "restored"
+    volume.mkdir()
+    (volume / "dump.rdb").write_bytes(backup.read_bytes())
+    args = [*compose_redis_args(), "--appendonly", "no", "--save", ""]
+    loading = RedisProcess(args, volume).start()
+    client = redis.Redis.from_url(loading.url, decode_responses=True)
+    client.config_set("appendonly", "yes")
+    wait_for_info(
+        client,
+        "persistence",
+        lambda info: (
+            info["aof_enabled"]
+            and not info["aof_rewrite_in_progress"]
+            and not info["aof_rewrite_scheduled"]
+        ),
+    )
+    client.shutdown()
+    client.close()
+    assert loading.process is not None
+    loading.process.wait(timeout=10)
+
+    # docker compose up: the compose arguments, AOF on, find the AOF just written.
+    restored = RedisProcess(compose_redis_args(), volume).start()
+    settings.TSDB_OPTIONS = {**settings.TSDB_OPTIONS, "url": restored.url}
+    try:
+        assert (volume / "appendonlydir").is_dir()
+        assert count(1) == 41
+        assert count(2) == 0
+    finally:
+        restored.stop()

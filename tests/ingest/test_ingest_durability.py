@@ -26,7 +26,6 @@ from tsdb.base import TSDBModel
 
 pytestmark = pytest.mark.django_db
 
-WRITE_SECONDS = 2.5
 # The promise: writes acknowledged more than this long before a crash are never lost.
 CRASH_WINDOW = 1.0
 FIRST_MARKER = 7_000_000
@@ -50,21 +49,28 @@ def reconnect(settings: Any) -> None:
     settings.REDIS_URL = str(settings.REDIS_URL)
 
 
-def write_for(seconds: float, client: Client, key: ProjectKey) -> tuple[list[float], list[float]]:
-    """Write for ``seconds``: one TSDB count per marker id (FIRST_MARKER + i), and one event
-    through ingest every EVENT_INTERVAL. Returns when each marker and each accepted event was
-    acknowledged (time.monotonic())."""
+def write_for(
+    client: Client, key: ProjectKey, *, markers_before: int, events_before: int, then: float
+) -> tuple[list[float], list[float]]:
+    """Write one TSDB count per marker id (FIRST_MARKER + i) and one event through ingest every
+    EVENT_INTERVAL, until at least ``markers_before`` markers and ``events_before`` events are
+    acknowledged, then for ``then`` seconds more (however slow a busy machine makes each
+    write). Returns when each marker and each accepted event was acknowledged
+    (time.monotonic())."""
     markers: list[float] = []
     events: list[float] = []
     envelope = event_envelope()
-    end = time.monotonic() + seconds
-    while (now := time.monotonic()) < end:
+    end: float | None = None
+    while end is None or time.monotonic() < end:
+        now = time.monotonic()
         if not events or now - events[-1] >= EVENT_INTERVAL:
             response = post_envelope(client, key, envelope)
             assert response.status_code == 200, response.content
             events.append(time.monotonic())
         tsdb.backend.incr(TSDBModel.project, FIRST_MARKER + len(markers))
         markers.append(time.monotonic())
+        if end is None and len(markers) >= markers_before and len(events) >= events_before:
+            end = time.monotonic() + then
         time.sleep(0.002)
     return markers, events
 
@@ -79,7 +85,9 @@ def markers_found(count: int) -> dict[int, int]:
 def test_a_crash_loses_nothing_acknowledged_more_than_a_second_before_it(
     compose_redis: RedisProcess, settings: Any, client: Client, key: ProjectKey
 ) -> None:
-    markers, events = write_for(WRITE_SECONDS, client, key)
+    markers, events = write_for(
+        client, key, markers_before=200, events_before=10, then=CRASH_WINDOW + 0.5
+    )
     killed_at = time.monotonic()
     compose_redis.kill()
     compose_redis.start()
@@ -87,19 +95,19 @@ def test_a_crash_loses_nothing_acknowledged_more_than_a_second_before_it(
 
     found = markers_found(len(markers))
     old = [index for index, acked in enumerate(markers) if acked < killed_at - CRASH_WINDOW]
-    assert len(old) > 100, "too few writes to show anything"
-    assert len(events) > 10, "too few events to show anything"
+    assert len(old) >= 200
     assert [index for index in old if found[index] != 1] == []
     assert set(found.values()) <= {0, 1}, "a write was counted twice"
     received = totals(key)["key"][0]
     old_events = sum(1 for acked in events if acked < killed_at - CRASH_WINDOW)
+    assert old_events >= 10
     assert old_events <= received <= len(events)
 
 
 def test_a_clean_restart_loses_nothing(
     compose_redis: RedisProcess, settings: Any, client: Client, key: ProjectKey
 ) -> None:
-    markers, events = write_for(1.0, client, key)
+    markers, events = write_for(client, key, markers_before=200, events_before=10, then=0.5)
     compose_redis.stop()  # SIGTERM, as `docker compose restart redis` sends
     compose_redis.start()
     reconnect(settings)
