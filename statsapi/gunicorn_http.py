@@ -7,7 +7,7 @@ more header fields than ``limit_request_fields`` or one longer than
 unsupported transfer coding (501). It writes those answers with ``gunicorn.util.write_error``,
 an HTML page. ``install_json_errors()`` replaces that function in the gunicorn process (the
 master, before it forks its workers) with one writing ``{"detail": "..."}``, the body every
-other error of this server has. Both gunicorn configurations (``statsapi/gunicorn_conf.py``,
+other error of this server has. Both gunicorn configurations (``gunicorn.conf.py``,
 ``statsapi/gunicorn_embedded.py``) call it; tests/test_deploy.py sends each kind of request to
 a real gunicorn and reads the answer.
 

@@ -48,7 +48,7 @@ SAFE_POLICY = "noeviction"
 FROM_CONFIG = "CONFIG GET"
 FROM_INFO = "INFO"
 # Set in the environment once the startup report was logged in this process tree (the gunicorn
-# configuration logs it from the first worker only; see statsapi/gunicorn_conf.py).
+# configuration logs it from the first worker only; see gunicorn.conf.py).
 REPORTED_ENV = "STATSAPI_REDIS_REPORT_BY_GUNICORN"
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import redis
 import yaml
-from redis_cluster import HOST, free_ports
+from redis_cluster import HOST, _die_with_parent, free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
@@ -87,7 +87,12 @@ class RedisProcess:
         argv = ["redis-server", *self.args, "--port", str(self.port), "--bind", HOST]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                argv, cwd=self.directory, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+                argv,
+                cwd=self.directory,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                preexec_fn=_die_with_parent,  # no server left behind by a killed test run
             )
         client = redis.Redis(host=HOST, port=self.port, socket_timeout=1)
         deadline = time.monotonic() + START_TIMEOUT

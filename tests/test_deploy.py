@@ -33,8 +33,8 @@ from statsapi.gunicorn_http import LIMITS
 
 pytestmark = pytest.mark.django_db
 
-# The Docker image's gunicorn configuration, and `make run`'s.
-IMAGE_CONFIG = "statsapi/gunicorn_conf.py"
+# `make run`'s gunicorn configuration (the Docker image's, gunicorn.conf.py in the checkout,
+# is the one gunicorn_server starts with).
 EMBEDDED_CONFIG = "statsapi/gunicorn_embedded.py"
 SECRET = "deploy-tests-" + uuid.uuid4().hex
 NOT_DURABLE = "Counts are not durable"
@@ -264,7 +264,7 @@ def test_gunicorn_logs_the_redis_report_once_per_start_not_per_worker_or_request
 
     port = free_port()
     started = time.monotonic()
-    with gunicorn_server(port, env, workers=2, log_path=log_path, config=IMAGE_CONFIG) as app:
+    with gunicorn_server(port, env, workers=2, log_path=log_path) as app:
         boot = time.monotonic() - started
         app.wait_for(lambda: NOT_DURABLE in app.output(), "the startup report")
         for _ in range(4):
@@ -340,7 +340,7 @@ def gunicorn_alone() -> Iterator[int]:
     """The Docker image's gunicorn (its configuration file), serving the embedded settings:
     the answers under test come from gunicorn before the application sees the request."""
     port = free_port()
-    with gunicorn_server(port, app_env(STATSAPI_EMBEDDED="True"), config=IMAGE_CONFIG):
+    with gunicorn_server(port, app_env(STATSAPI_EMBEDDED="True")):
         yield port
 
 
@@ -383,7 +383,7 @@ def test_gunicorn_takes_what_a_sentry_sdk_sends(gunicorn_alone: int) -> None:
 def test_make_run_gunicorn_refuses_with_json_too() -> None:
     env = app_env(STATSAPI_EMBEDDED="True", STATSAPI_DEMO="False")
     port = free_port()
-    with gunicorn_server(port, env, config=EMBEDDED_CONFIG):
+    with gunicorn_server(port, env, extra_args=("-c", EMBEDDED_CONFIG)):
         status, content_type, body = raw_request(port, get("/", "X-Big: " + "b" * 20000))
         ok, _, _ = raw_request(port, get(SDK_LIKE_PATH, *SDK_LIKE_HEADERS))
 
@@ -417,7 +417,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Ser
     with ExitStack() as stack:
         upstream_port = free_port()
         env = app_env(STATSAPI_EMBEDDED="True")
-        upstream = stack.enter_context(gunicorn_server(upstream_port, env, config=IMAGE_CONFIG))
+        upstream = stack.enter_context(gunicorn_server(upstream_port, env))
         port = free_port()
         directory = tmp_path_factory.mktemp("nginx")
         config = write_config(directory, proxy_variables(f"127.0.0.1:{upstream_port}"), port)

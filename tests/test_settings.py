@@ -384,7 +384,11 @@ def variables_read(path: str) -> set[str]:
 
 
 def test_env_example_lists_every_variable_the_server_reads() -> None:
-    read = variables_read("statsapi/settings.py") | variables_read("statsapi/gunicorn_embedded.py")
+    read = (
+        variables_read("statsapi/settings.py")
+        | variables_read("statsapi/gunicorn_embedded.py")
+        | variables_read("statsapi/gunicorn_hooks.py")
+    )
     read.discard("PYTEST_VERSION")
     listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
 
@@ -446,8 +450,7 @@ def test_web_migrates_then_runs_gunicorn_behind_the_proxy(compose_config: dict[s
     assert "command" not in web
     command = " ".join(dockerfile_cmd(web["build"]["target"]))
     assert (
-        "python manage.py migrate --noinput && exec gunicorn -c statsapi/gunicorn_conf.py "
-        "statsapi.wsgi:application" in command
+        "python manage.py migrate --noinput && exec gunicorn statsapi.wsgi:application" in command
     )
     # Only the proxy publishes a port, on loopback; web is reached through it.
     assert "ports" not in web

@@ -59,7 +59,7 @@ def test_ingest_sees_the_sender_address_through_the_proxy(
 
     with ExitStack() as stack:
         upstream = free_port()
-        stack.enter_context(gunicorn_server(upstream, env, config="statsapi/gunicorn_conf.py"))
+        stack.enter_context(gunicorn_server(upstream, env))
         port = free_port()
         config = write_config(tmp_path, proxy_variables(f"127.0.0.1:{upstream}"), port)
         proxy = NginxProcess(config, port)
