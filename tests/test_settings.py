@@ -232,6 +232,8 @@ BAD_VALUES = [
     ("PUBLIC_URL", "http://127.0.0.1:eighty", "PUBLIC_URL must be an http(s) URL"),
     ("INGEST_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local", "'proxy.local' is not an IP address"),
     ("INGEST_CONFIG_CACHE_TTL", "60", "INGEST_CONFIG_CACHE_TTL must be between 0 and 10"),
+    ("ACCESS_CACHE_TTL", "60", "ACCESS_CACHE_TTL must be between 0 and 10"),
+    ("ACCESS_CACHE_TTL", "5s", "ACCESS_CACHE_TTL must be an integer"),
     ("INGEST_MAX_EVENT_BYTES", "1MB", "INGEST_MAX_EVENT_BYTES must be an integer"),
     ("LOG_LEVEL", "loud", "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL"),
 ]
