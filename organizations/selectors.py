@@ -1,5 +1,9 @@
-"""Reads: organizations, teams, projects and keys by path segment, and what a caller may see.
-(The counters are read by ``usage.selectors``.)"""
+"""Reads: organizations, teams, projects and keys by path segment, visibility, and stats.
+
+All stats endpoints share one series implementation (`stats_series_get`): the TSDB picks
+the buckets, zero-fills and aligns them; these functions only choose the model and keys and
+combine series (sum for teams, accepted = total - dropped - filtered for keys).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from organizations.access import Access
+from organizations.cache import access_cache, cached_instance
 from organizations.models import (
     Organization,
     OrganizationStatus,
@@ -42,9 +47,18 @@ def _by_slug_then_id(queryset: QuerySet[M], id_or_slug: str) -> M | None:
     return found
 
 
-def organization_get(*, id_or_slug: str) -> Organization | None:
-    """The organization whose slug is `id_or_slug`, else (all digits) whose id it is."""
-    return _by_slug_then_id(Organization.objects.all(), id_or_slug)
+def organization_get(*, id_or_slug: str, cached: bool = False) -> Organization | None:
+    """The organization whose slug is `id_or_slug`, else (all digits) whose id it is.
+
+    `cached=True` (reads only: GET, HEAD, OPTIONS) answers from the process's access cache,
+    at most ACCESS_CACHE_TTL old (organizations.cache); the same holds for the other lookups.
+    """
+    if not cached:
+        return _by_slug_then_id(Organization.objects.all(), id_or_slug)
+    return cached_instance(
+        ("organization", id_or_slug),
+        lambda: _by_slug_then_id(Organization.objects.all(), id_or_slug),
+    )
 
 
 def organization_list_visible(
@@ -62,25 +76,46 @@ def organization_list_visible(
     return organizations.order_by("slug", "id")
 
 
-def team_get(*, organization: Organization, id_or_slug: str) -> Team | None:
-    """A team of `organization`, by slug, else by id."""
-    return _by_slug_then_id(Team.objects.filter(organization=organization), id_or_slug)
+def team_get(*, organization: Organization, id_or_slug: str, cached: bool = False) -> Team | None:
+    """A team of `organization`, by slug, else by id (`cached`: see organization_get)."""
+
+    def load() -> Team | None:
+        return _by_slug_then_id(Team.objects.filter(organization=organization), id_or_slug)
+
+    if not cached:
+        return load()
+    return cached_instance(("team", organization.pk, id_or_slug), load)
 
 
-def project_get(*, organization: Organization, id_or_slug: str) -> Project | None:
+def project_get(
+    *, organization: Organization, id_or_slug: str, cached: bool = False
+) -> Project | None:
     """A project of `organization`, by slug, else by id; its `organization` is the one
-    passed in (not read again)."""
-    project = _by_slug_then_id(Project.objects.filter(organization=organization), id_or_slug)
+    passed in (not read again). `cached`: see organization_get."""
+
+    def load() -> Project | None:
+        return _by_slug_then_id(Project.objects.filter(organization=organization), id_or_slug)
+
+    project = cached_instance(("project", organization.pk, id_or_slug), load) if cached else load()
     if project is not None:
         project.organization = organization
     return project
 
 
-def project_key_get(*, project: Project, public_key: str) -> ProjectKey | None:
-    """A DSN key of `project` by its public key (32 lowercase hex); None for anything else."""
+def project_key_get(
+    *, project: Project, public_key: str, cached: bool = False
+) -> ProjectKey | None:
+    """A DSN key of `project` by its public key (32 lowercase hex); None for anything else.
+    `cached`: see organization_get."""
     if not is_public_key(public_key):
         return None
-    return ProjectKey.objects.filter(project=project, public_key=public_key).first()
+
+    def load() -> ProjectKey | None:
+        return ProjectKey.objects.filter(project=project, public_key=public_key).first()
+
+    if not cached:
+        return load()
+    return cached_instance(("key", project.pk, public_key), load)
 
 
 def project_list_visible(*, access: Access) -> QuerySet[Project]:
@@ -93,5 +128,46 @@ def project_list_visible(*, access: Access) -> QuerySet[Project]:
     return projects.order_by("id")
 
 
+def project_ids_visible(*, access: Access) -> tuple[int, ...]:
+    """The ids of the projects `access` may see (as project_list_visible), ascending; cached
+    in the process (organizations.cache)."""
+    organization_id = access.organization.pk
+    teams = None if access.has_global_access else access.team_ids
+    return access_cache.get_or_load(
+        ("visible-projects", organization_id, teams),
+        lambda: tuple(project_list_visible(access=access).values_list("pk", flat=True)),
+    )
+
+
+def project_team_ids(*, project_id: int) -> frozenset[int]:
+    """The ids of the project's teams; cached in the process."""
+    return access_cache.get_or_load(
+        ("project-teams", project_id),
+        lambda: frozenset(
+            Project.teams.through.objects.filter(project_id=project_id).values_list(
+                "team_id", flat=True
+            )
+        ),
+    )
+
+
+def team_project_ids(*, team_id: int) -> frozenset[int]:
+    """The ids of the team's projects; cached in the process."""
+    return access_cache.get_or_load(
+        ("team-projects", team_id),
+        lambda: frozenset(
+            Project.teams.through.objects.filter(team_id=team_id).values_list(
+                "project_id", flat=True
+            )
+        ),
+    )
+
+
 def project_is_visible(*, access: Access, project: Project) -> bool:
-    return project_list_visible(access=access).filter(pk=project.pk).exists()
+    """Whether `access` may see `project` (one of project_list_visible); answered from the
+    process's access cache."""
+    if project.organization_id != access.organization.pk:
+        return False
+    if access.has_global_access:
+        return True
+    return not access.team_ids.isdisjoint(project_team_ids(project_id=project.pk))

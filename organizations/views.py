@@ -12,6 +12,7 @@ from django.http import Http404
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -55,7 +56,12 @@ class OrganizationScopedEndpoint(ApiEndpoint):
     access: Access
 
     def get_organization(self, request: Request, organization_id_or_slug: str) -> Organization:
-        organization = selectors.organization_get(id_or_slug=organization_id_or_slug)
+        """The organization of the path (404 if none), with `self.access` set (403 without
+        the permission's scope there). Reads (GET, HEAD, OPTIONS) come from the process's
+        access cache; writes read the database."""
+        organization = selectors.organization_get(
+            id_or_slug=organization_id_or_slug, cached=request.method in SAFE_METHODS
+        )
         if organization is None:
             raise Http404
         self.access = access_for(request, organization)
@@ -67,7 +73,11 @@ class OrganizationScopedEndpoint(ApiEndpoint):
     ) -> Project:
         """A project the caller may see: 404 if it does not exist, 403 if not visible."""
         organization = self.get_organization(request, organization_id_or_slug)
-        project = selectors.project_get(organization=organization, id_or_slug=project_id_or_slug)
+        project = selectors.project_get(
+            organization=organization,
+            id_or_slug=project_id_or_slug,
+            cached=request.method in SAFE_METHODS,
+        )
         if project is None:
             raise Http404
         if not selectors.project_is_visible(access=self.access, project=project):

@@ -24,7 +24,7 @@ from typing import Any, Final
 import tsdb
 from organizations.access import Access
 from organizations.models import Organization, Project
-from organizations.selectors import project_list_visible
+from organizations.selectors import project_ids_visible, project_list_visible
 from usage.catalogue import (
     DROPPED_OUTCOMES,
     OUTCOME_MODELS,
@@ -65,7 +65,7 @@ class Selection:
 def _visible_project_ids(access: Access, requested: frozenset[int] | None) -> set[int]:
     """The project ids counted: visible ones, only those requested if any; ProjectNotVisible
     when a requested id is not visible."""
-    visible = set(project_list_visible(access=access).values_list("pk", flat=True))
+    visible = set(project_ids_visible(access=access))
     if requested is None:
         return visible
     hidden = requested - visible

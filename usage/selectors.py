@@ -15,7 +15,7 @@ from typing import Final
 import tsdb
 from organizations.access import Access
 from organizations.models import Organization, Project, ProjectKey, Team
-from organizations.selectors import project_list_visible
+from organizations.selectors import project_ids_visible, team_project_ids
 from tsdb import TSDBModel
 from usage.catalogue import (
     FILTER_COUNTERS,
@@ -155,12 +155,11 @@ def organization_project_stats_get(
     """Series of ``stat`` (a key of ORGANIZATION_PROJECT_STATS) per visible project of the
     organization (``group=project``), optionally only those in ``project_ids`` and in ``ids``;
     invisible ids are silently left out. Keyed by project id."""
-    projects = project_list_visible(access=access)
-    if project_ids is not None:
-        projects = projects.filter(pk__in=project_ids)
-    if ids is not None:
-        projects = projects.filter(pk__in=ids)
-    keys = list(projects.values_list("pk", flat=True))
+    keys = [
+        pk
+        for pk in project_ids_visible(access=access)
+        if (project_ids is None or pk in project_ids) and (ids is None or pk in ids)
+    ]
     return stats_series_get(model=ORGANIZATION_PROJECT_STATS[stat], keys=keys, window=window)
 
 
@@ -175,7 +174,9 @@ def project_stats_get(*, project: Project, stat: str, window: QueryWindow) -> Se
 def team_stats_get(*, access: Access, team: Team, stat: str, window: QueryWindow) -> Series | None:
     """The sum of the ``stat`` series (a key of TEAM_STATS) of the team's projects visible to
     ``access``; None when it has none."""
-    keys = list(project_list_visible(access=access).filter(teams=team).values_list("pk", flat=True))
+    keys = team_project_ids(team_id=team.pk)
+    if not access.has_global_access:
+        keys = keys.intersection(project_ids_visible(access=access))
     if not keys:
         return None
     series = stats_series_get(model=TEAM_STATS[stat], keys=keys, window=window)

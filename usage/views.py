@@ -176,7 +176,7 @@ class TeamStatsEndpoint(OrganizationScopedEndpoint):
     )
     def get(self, request: Request, organization_id_or_slug: str, team_id_or_slug: str) -> Response:
         organization = self.get_organization(request, organization_id_or_slug)
-        team = tenancy.team_get(organization=organization, id_or_slug=team_id_or_slug)
+        team = tenancy.team_get(organization=organization, id_or_slug=team_id_or_slug, cached=True)
         if team is None:
             raise Http404
         serializer = TeamStatsSerializer(data=request.query_params)
@@ -228,7 +228,9 @@ class ProjectKeyStatsEndpoint(OrganizationScopedEndpoint):
         key_id: str,
     ) -> Response:
         project = self.get_project(request, organization_id_or_slug, project_id_or_slug)
-        key: ProjectKey | None = tenancy.project_key_get(project=project, public_key=key_id)
+        key: ProjectKey | None = tenancy.project_key_get(
+            project=project, public_key=key_id, cached=True
+        )
         if key is None:
             raise Http404
         serializer = StatsWindowSerializer(data=request.query_params)
