@@ -28,24 +28,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import redis
 from compose_redis import RedisProcess, compose_redis_args
 
-from tsdb.base import IncrItem, TSDBModel, outcome_key
+from tsdb.base import IncrItem, TSDBModel
 from tsdb.redis import RedisTSDB
+from usage.writer import KeyIdentity, UsageWriter
 
 M = TSDBModel
 ROLLUPS = ((10, 360), (60, 720), (3600, 2160))
 
 
 def event_items(project: int, timestamp: float) -> list[IncrItem]:
-    organization = 1 + project // 10
-    accepted = outcome_key(project_id=project, category="error", outcome="accepted", reason=None)
-    return [
-        (M.organization_total_received, organization, timestamp, 1),
-        (M.project_total_received, project, timestamp, 1),
-        (M.key_total_received, project, timestamp, 1),
-        (M.project, project, timestamp, 1),
-        (M.outcome_quantity, accepted, timestamp, 1),
-        (M.outcome_times_seen, accepted, timestamp, 1),
-    ]
+    """What ingest writes for one accepted error event (``usage.writer.UsageWriter``)."""
+    writer = UsageWriter(
+        KeyIdentity(organization_id=1 + project // 10, project_id=project, key_id=project)
+    )
+    writer.error_accepted("error", timestamp)
+    return writer.tsdb_items(timestamp)
 
 
 def fill(backend: RedisTSDB, projects: int) -> None:
