@@ -26,4 +26,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="team-stats",
     ),
     path("", include("organizations.directory_urls")),
+    path("", include("organizations.provisioning_urls")),
 ]

@@ -19,5 +19,6 @@ urlpatterns = [
     path("_health/", health, name="health"),
     path("admin/", admin.site.urls),
     path("api/0/", include("organizations.urls")),
+    path("api/0/", include("ingest.api_urls")),
     path("api/", include("ingest.urls")),
 ]

@@ -182,8 +182,9 @@ def test_it_reads_the_project_once_however_many_teams_it_has(
     token = member_token(acme, "owner")
     get(URL, token)  # the first use of a token records it; later ones within a minute do not
 
-    # token, organization, membership, its teams, project, visibility, the project's teams
-    with django_assert_num_queries(7):
+    # token, organization, membership, its teams, project, visibility, the project's teams,
+    # its inbound filters (the `filters:*` options)
+    with django_assert_num_queries(8):
         response = get(URL, token)
 
     assert response.status_code == 200, response.content
