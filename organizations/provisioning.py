@@ -142,7 +142,7 @@ def field_error_handler(exc: Exception, context: dict[str, Any]) -> Response | N
     if isinstance(exc, services.NotAllowed):
         return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, DjangoValidationError):
-        body = (
+        body: dict[str, Any] = (
             exc.message_dict if hasattr(exc, "error_dict") else {"detail": " ".join(exc.messages)}
         )
         body = {("non_field_errors" if k == "__all__" else k): v for k, v in body.items()}
@@ -250,12 +250,12 @@ class OrganizationDetailsEndpoint(WriteEndpoint):
 
     permission_classes = [OrganizationDetailsPermission]
 
-    def response(self, organization: Organization) -> Response:
+    def organization_response(self, organization: Organization) -> Response:
         context = {"allowed_roles": self.allowed_roles()}
         return Response(DetailedOrganizationSerializer(organization, context=context).data)
 
     def get(self, request: Request, organization_id_or_slug: str) -> Response:
-        return self.response(self.get_organization(request, organization_id_or_slug))
+        return self.organization_response(self.get_organization(request, organization_id_or_slug))
 
     def put(self, request: Request, organization_id_or_slug: str) -> Response:
         organization = self.get_organization(request, organization_id_or_slug)
@@ -273,7 +273,7 @@ class OrganizationDetailsEndpoint(WriteEndpoint):
             )
         except services.SlugTaken as exc:
             return Response({"slug": [exc.message_text]}, status=status.HTTP_409_CONFLICT)
-        return self.response(organization)
+        return self.organization_response(organization)
 
 
 # --- teams ------------------------------------------------------------------------------------
@@ -328,14 +328,14 @@ class TeamDetailsEndpoint(WriteEndpoint):
 
     permission_classes = [TeamDetailsPermission]
 
-    def response(self, team: Team, expand: tuple[str, ...] = ()) -> Response:
+    def team_response(self, team: Team, expand: tuple[str, ...] = ()) -> Response:
         context = {"access": self.access, "expand": expand}
         return Response(TeamSerializer(team, context=context).data)
 
     def get(self, request: Request, organization_id_or_slug: str, team_id_or_slug: str) -> Response:
         team = self.get_team(request, organization_id_or_slug, team_id_or_slug)
         collapse = request.query_params.getlist("collapse")
-        return self.response(team, () if "organization" in collapse else ("organization",))
+        return self.team_response(team, () if "organization" in collapse else ("organization",))
 
     def put(self, request: Request, organization_id_or_slug: str, team_id_or_slug: str) -> Response:
         team = self.get_team(request, organization_id_or_slug, team_id_or_slug)
@@ -344,7 +344,7 @@ class TeamDetailsEndpoint(WriteEndpoint):
         services.team_update(
             team=team, name=data.get("name"), slug=data.get("slug"), actor=self.actor
         )
-        return self.response(team)
+        return self.team_response(team)
 
     def delete(
         self, request: Request, organization_id_or_slug: str, team_id_or_slug: str
@@ -736,7 +736,8 @@ class OrganizationMemberDetailsEndpoint(MemberEndpoint):
             "user"
         )
         if member_id == "me":
-            member = members.filter(user_id=getattr(request.user, "pk", None)).first()
+            user_pk = request.user.pk if request.user.is_authenticated else None
+            member = members.filter(user_id=user_pk).first() if user_pk is not None else None
         else:
             pk = selectors._as_id(member_id)
             member = members.filter(pk=pk).first() if pk is not None else None

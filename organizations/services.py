@@ -488,9 +488,9 @@ def member_invite(
     user, created = user_for_email(email=email)
     if created:
         record_addition(actor=actor, obj=user, message=f"Added for {organization.slug}.")
-    elif OrganizationMember.objects.filter(organization=organization, user=user).exists():
+    elif OrganizationMember.objects.filter(organization=organization, user_id=user.pk).exists():
         raise MemberExists({"email": [f"The user {email} is already a member"]})
-    member = OrganizationMember(organization=organization, user=user, role=role)
+    member = OrganizationMember(organization=organization, user_id=user.pk, role=role)
     member.full_clean(validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
