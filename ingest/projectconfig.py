@@ -19,6 +19,7 @@ from django.conf import settings
 from ingest.filters import FilterSettings
 from ingest.models import InboundFilters
 from organizations.models import ProjectKey, is_public_key
+from statsapi import metrics
 
 MAX_CACHED_KEYS = 100_000
 
@@ -87,7 +88,9 @@ def get_project_config(public_key: str) -> ProjectConfig | None:
     now = time.monotonic()
     cached = _cache.get(public_key)
     if cached is not None and cached[0] > now:
+        metrics.cache_lookup("ingest_project_config", hit=True)
         return cached[1]
+    metrics.cache_lookup("ingest_project_config", hit=False)
     config = load_project_config(public_key)
     ttl = float(settings.INGEST_CONFIG_CACHE_TTL)
     if ttl > 0:

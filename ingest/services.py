@@ -50,6 +50,7 @@ from ingest.outcomes import (
 )
 from ingest.projectconfig import ProjectConfig
 from ingest.store import QuotaTake, get_store
+from statsapi import metrics
 from tsdb.base import TSDBUnavailable, outcome_key
 
 logger = logging.getLogger(__name__)
@@ -215,9 +216,12 @@ def _count(
         if granted:
             try:
                 store.give_back(granted)
-            except (TSDBUnavailable, RedisError):
-                logger.warning("could not give back quota after a failed count", exc_info=True)
+            except (TSDBUnavailable, RedisError) as exc:
+                logger.warning("could not give back quota after a failed count: %s", exc)
         raise
+    metrics.outcomes_counted(recorder.outcomes)
+    if limited is not None:
+        metrics.quota_refused(limited.scope, len(kept))
     return limited
 
 
@@ -235,6 +239,7 @@ def _record_invalid(config: ProjectConfig, categories: list[tuple[str, int]], re
         if new_keys:
             _exchange([], set_name, new_keys)
         tsdb.backend.incr_multi(recorder.tsdb_items())
+        metrics.outcomes_counted(recorder.outcomes)
     except TSDBUnavailable:
         logger.warning("could not record an invalid outcome: Redis is unavailable")
     except RedisError:

@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 
 from ingest import services
 from ingest.errors import IngestError
+from statsapi import metrics
 from tsdb.base import TSDB_RETRY_AFTER_SECONDS, TSDBUnavailable
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,9 @@ def _ingest_view(handler: Callable[..., services.IngestResult]) -> Callable[...,
             return json_response(exc.status, {"detail": exc.detail}, exc.headers)
         except (TSDBUnavailable, DatabaseError) as exc:
             # Redis, or the database behind a key not yet cached: the SDK retries later.
-            logger.warning("ingest refused: %s", exc)
+            # Said once, in the request's log line, and counted in the metrics.
+            part = "database" if isinstance(exc, DatabaseError) else "tsdb"
+            metrics.record_outage(request, part, exc)
             return _unavailable()
         except RedisError:
             # Not an outage: Redis answered an error no correct request gets (WRONGTYPE on a

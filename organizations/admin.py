@@ -30,6 +30,7 @@ from organizations.models import (
     Team,
 )
 from organizations.services import project_key_create, token_issue, token_revoke
+from statsapi.admin_usage import UsageChartsMixin
 
 
 class TeamInline(admin.TabularInline):
@@ -42,17 +43,31 @@ class TeamInline(admin.TabularInline):
 class OrganizationMemberInline(admin.TabularInline):
     model = OrganizationMember
     fields = ["user", "role"]
-    raw_id_fields = ["user"]
+    autocomplete_fields = ["user"]
     extra = 0
     show_change_link = True
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(UsageChartsMixin, admin.ModelAdmin):
     list_display = ["slug", "name", "status", "project_count", "member_count", "date_created"]
     list_filter = ["status", "is_early_adopter"]
     search_fields = ["slug", "name"]
     inlines = [TeamInline, OrganizationMemberInline]
+    readonly_fields = ["date_created"]
+    fieldsets = [
+        (None, {"fields": ["slug", "name", "status"]}),
+        (
+            "Ingest quota",
+            {
+                "fields": ["rate_limit_count", "rate_limit_window"],
+                "description": "Error events per window (seconds) for the whole organization; "
+                "leave both empty for no limit.",
+            },
+        ),
+        (None, {"fields": ["is_early_adopter", "require_2fa", "require_email_verification"]}),
+        (None, {"fields": ["date_created"]}),
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
         return (
@@ -80,6 +95,7 @@ class TeamAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name", "organization__slug"]
     list_select_related = ["organization"]
     autocomplete_fields = ["organization"]
+    readonly_fields = ["date_created"]
 
 
 class KeyDsnMixin:
@@ -97,7 +113,7 @@ class ProjectKeyInline(KeyDsnMixin, admin.TabularInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(UsageChartsMixin, admin.ModelAdmin):
     form = forms.ProjectForm
     list_display = ["slug", "name", "organization", "id", "date_created"]
     list_filter = ["organization"]
@@ -106,6 +122,7 @@ class ProjectAdmin(admin.ModelAdmin):
     autocomplete_fields = ["organization"]
     filter_horizontal = ["teams"]
     inlines = [ProjectKeyInline, InboundFiltersInline]
+    readonly_fields = ["date_created"]
 
     def save_related(
         self, request: HttpRequest, form: ModelForm, formsets: Any, change: bool
@@ -117,7 +134,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProjectKey)
-class ProjectKeyAdmin(KeyDsnMixin, admin.ModelAdmin):
+class ProjectKeyAdmin(UsageChartsMixin, KeyDsnMixin, admin.ModelAdmin):
     list_display = ["dsn", "project", "label", "is_active", "rate_limit"]
     list_filter = ["is_active", "project__organization"]
     search_fields = ["public_key", "label", "project__slug", "project__organization__slug"]
@@ -152,6 +169,7 @@ class OrganizationMemberAdmin(admin.ModelAdmin):
     list_select_related = ["user", "organization"]
     autocomplete_fields = ["organization", "user"]
     filter_horizontal = ["teams"]
+    readonly_fields = ["date_created"]
 
 
 # --- tokens ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from statsapi import metrics
 from tsdb.base import TSDB_RETRY_AFTER_SECONDS, TSDBLimitExceeded, TSDBUnavailable
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,8 @@ def first_message(detail: Any) -> str:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, TSDBUnavailable):
-        logger.warning("TSDB unavailable: %s", exc)
+        # Said once, in the request's log line, and counted in the metrics.
+        metrics.record_outage(context.get("request"), "tsdb", exc)
         return Response(
             {"detail": "The stats store is unavailable; try again shortly."},
             status=status.HTTP_503_SERVICE_UNAVAILABLE,

@@ -35,7 +35,7 @@ def check_teams_in_organization(form: forms.ModelForm, organization: Organizatio
 class ProjectForm(forms.ModelForm):
     class Meta:
         model = Project
-        fields = ["organization", "slug", "name", "platform", "teams", "date_created"]
+        fields = ["organization", "slug", "name", "platform", "teams"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -46,7 +46,7 @@ class ProjectForm(forms.ModelForm):
 class OrganizationMemberForm(forms.ModelForm):
     class Meta:
         model = OrganizationMember
-        fields = ["organization", "user", "role", "teams", "date_created"]
+        fields = ["organization", "user", "role", "teams"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -649,6 +649,8 @@ def token_revoke(*, token: BaseToken) -> bool:
 # --- demo -----------------------------------------------------------------------------------
 
 DEMO_SLUG = "demo"
+# The name of the demo user's token: `demo` replaces the one an earlier run issued.
+DEMO_TOKEN_NAME = "demo"
 
 
 @dataclass(frozen=True)
@@ -749,8 +751,10 @@ def demo_seed(*, slug: str = DEMO_SLUG, username: str = DEMO_SLUG) -> DemoSeed:
     key = project.keys.filter(is_active=True).order_by("id").first() or project_key_create(
         project=project
     )
+    # Replace the token an earlier run issued (its plaintext is gone): one demo token at most.
+    ApiToken.objects.filter(user=user, name=DEMO_TOKEN_NAME).delete()
     token, plaintext = api_token_create(
-        user=user, scopes=scope_names.DEFAULT_TOKEN_SCOPES, name="demo"
+        user=user, scopes=scope_names.DEFAULT_TOKEN_SCOPES, name=DEMO_TOKEN_NAME
     )
     samples = demo_counts_fill(organization=organization, project=project, key=key)
     return DemoSeed(organization, project, key, user, token, plaintext, samples)

@@ -22,6 +22,9 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 from statsapi.env import env_bool
+from statsapi.gunicorn_hooks import child_exit, on_exit, prepare_metrics_dir
+
+__all__ = ["child_exit", "on_exit", "post_worker_init"]
 
 
 def _public_url_for(address: str) -> str | None:
@@ -59,8 +62,10 @@ demo = _demo_enabled()
 reload = False
 preload_app = False
 timeout = 60
-accesslog = "-"
+# statsapi logs one line per request itself (statsapi/logs.py): no second access line.
 errorlog = "-"
+logger_class = "statsapi.gunicorn_hooks.ScrubbingLogger"
+prepare_metrics_dir()
 # No control socket: by default gunicorn puts one at ~/.gunicorn/gunicorn.ctl, which every other
 # gunicorn of the same user (a second checkout, the test suite) would take over or remove.
 control_socket_disable = True

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from pythonjsonlogger.core import RESERVED_ATTRS
 
 from statsapi.env import env_bool, env_int, env_list
 
@@ -48,6 +49,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: times the whole request, logs its one line and counts it (statsapi/middleware.py).
+    "statsapi.middleware.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -65,7 +68,8 @@ WSGI_APPLICATION = "statsapi.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project's own templates (statsapi/templates: the admin index) come first.
+        "DIRS": [BASE_DIR / "statsapi" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -240,6 +244,17 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(
         f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {LOG_LEVEL!r}"
     )
+# LOG_FORMAT=json: one JSON object per line (python-json-logger); plain text otherwise.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower() or "plain"
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
+_JSON_FORMATTER = {
+    "()": "pythonjsonlogger.json.JsonFormatter",
+    "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+    "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+    # Django attaches the request object to its records; its repr holds the query string.
+    "reserved_attrs": [*RESERVED_ATTRS, "request"],
+}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -247,10 +262,17 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         # No exception text: the message says all there is to say.
         "brief": {"()": "statsapi.logs.BriefFormatter"},
+        "json": _JSON_FORMATTER,
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        "console_brief": {"class": "logging.StreamHandler", "formatter": "brief"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+        },
+        "console_brief": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "brief",
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -261,5 +283,22 @@ LOGGING = {
             "propagate": False,
             "handlers": ["console_brief"],
         },
+        # statsapi.request logs one line per request (statsapi/logs.py); Django's own line
+        # for 4xx and 5xx answers would repeat it. Tracebacks of unhandled errors still show.
+        "django.request": {"level": "ERROR"},
     },
 }
+
+# --- Metrics --------------------------------------------------------------------------------
+# /metrics answers clients from these addresses or CIDR ranges (default: loopback only) ...
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+for _address in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_address, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS: {_address!r} is not an IP address or CIDR range "
+            "(e.g. 127.0.0.1,10.0.0.0/8)"
+        ) from None
+# ... and any client sending Authorization: Bearer <METRICS_TOKEN> (unset: no token works).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

@@ -1,14 +1,18 @@
 """URL wiring: the Sentry-compatible API under /api/0/, ingest under /api/<project_id>/, the
-admin under /admin/, health checks at /_health/."""
+admin under /admin/, health checks at /_health/, Prometheus metrics at /metrics."""
 
 from django.contrib import admin
 from django.urls import include, path
 
+from statsapi.admin_usage import usage_overview
 from statsapi.health import health
+from statsapi.metrics import MetricsView
 
 admin.site.site_header = "statsapi administration"
 admin.site.site_title = "statsapi admin"
 admin.site.index_title = "Organizations, projects, DSN keys and tokens"
+# The admin's "View site" link: the API documentation (there is no other public site).
+admin.site.site_url = "/api/0/docs/"
 
 handler400 = "statsapi.errors.bad_request"
 handler403 = "statsapi.errors.permission_denied"
@@ -17,6 +21,8 @@ handler500 = "statsapi.errors.server_error"
 
 urlpatterns = [
     path("_health/", health, name="health"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
+    path("admin/usage/", admin.site.admin_view(usage_overview), name="admin-usage"),
     path("admin/", admin.site.urls),
     path("api/0/", include("organizations.urls")),
     path("api/0/", include("ingest.api_urls")),

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -123,9 +123,11 @@ def gunicorn_server(
     workers: int = 1,
     threads: int | None = None,
     log_path: Path | None = None,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[Server]:
     """``statsapi.wsgi:application`` under gunicorn on 127.0.0.1:``port`` with exactly ``env``
-    (see ``environment``), its output in ``log_path`` (a temporary file by default). Yields
+    (see ``environment``) and the checkout's gunicorn.conf.py, plus ``extra_args``; its output
+    in ``log_path`` (a temporary file by default). Yields
     the server once it answers HTTP; stops it afterwards, whatever happened."""
     argv = [
         str(BIN / "gunicorn"),
@@ -137,6 +139,7 @@ def gunicorn_server(
         # for every server this user runs, taken over by each new one.
         "--no-control-socket",
         "--log-level", "warning",
+        *extra_args,
     ]  # fmt: skip
     with contextlib.ExitStack() as stack:
         if log_path is None:

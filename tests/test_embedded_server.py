@@ -240,7 +240,9 @@ def test_the_printed_dsn_takes_an_event_from_sentry_sdk(embedded: Embedded) -> N
     added = {ts: count - before.get(ts, 0) for ts, count in after.items()}
     assert sum(added.values()) == 1, added
     log = embedded.server.output()
-    assert re.search(r'"POST /api/[0-9]+/envelope/ HTTP/1.1" 200', log), log
+    # The request's one log line (statsapi.request), with its project.
+    line = r"statsapi\.request: POST /api/[0-9]+/envelope/ 200 .* project=[0-9]+"
+    assert re.search(line, log), log
 
 
 def test_it_serves_the_admin_and_its_static_files_with_debug_off(embedded: Embedded) -> None:

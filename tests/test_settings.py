@@ -384,7 +384,11 @@ def variables_read(path: str) -> set[str]:
 
 
 def test_env_example_lists_every_variable_the_server_reads() -> None:
-    read = variables_read("statsapi/settings.py") | variables_read("statsapi/gunicorn_embedded.py")
+    read = (
+        variables_read("statsapi/settings.py")
+        | variables_read("statsapi/gunicorn_embedded.py")
+        | variables_read("statsapi/gunicorn_hooks.py")
+    )
     read.discard("PYTEST_VERSION")
     listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
 

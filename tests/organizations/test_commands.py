@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 from live_server import database_url
+from rest_framework import exceptions
 
 import tsdb
 from organizations.models import (
@@ -384,7 +385,7 @@ def test_demo_fills_the_last_hour_at_ten_seconds_and_one_minute() -> None:
 
 
 def test_demo_run_again_reuses_everything_but_the_token_and_does_not_double_counts() -> None:
-    run("demo")
+    earlier = run("demo")
     organization = Organization.objects.get(slug="demo")
     first = hourly(TSDBModel.organization_total_received, organization.pk)
 
@@ -395,9 +396,12 @@ def test_demo_run_again_reuses_everything_but_the_token_and_does_not_double_coun
     assert ProjectKey.objects.count() == 1
     assert Team.objects.count() == 1
     assert OrganizationMember.objects.count() == 1
-    assert ApiToken.objects.count() == 2
+    # The new token replaces the earlier one: `make run` never piles up demo tokens.
+    assert ApiToken.objects.count() == 1
     assert hourly(TSDBModel.organization_total_received, organization.pk) == first
     authenticate(lines[-1].split("Bearer ")[1].split("'")[0])
+    with pytest.raises(exceptions.AuthenticationFailed):
+        authenticate(earlier[-1].split("Bearer ")[1].split("'")[0])
 
 
 def test_demo_answers_the_stats_endpoint_with_24_non_zero_hours(client: Any) -> None:

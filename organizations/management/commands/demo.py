@@ -1,7 +1,8 @@
 """`manage.py demo`: demo organization, project, user and token, and 24 hours of sample counts.
 
-Safe to run again: the objects are reused, a new token is issued each time, and hours that
-already hold counts are left alone. Prints the DSN and a curl line that works as printed.
+Safe to run again: the objects are reused, a new token replaces the previous demo token (so
+there is only ever one), and hours that already hold counts are left alone. Prints the DSN and
+a curl line that works as printed.
 """
 
 from __future__ import annotations
