@@ -186,6 +186,12 @@ class WriteEndpoint(OrganizationScopedEndpoint):
             response["Content-Length"] = "0"
         return response
 
+    def head(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not hasattr(self, "get"):
+            # A write-only route: 405 like any other method it does not take.
+            self.http_method_not_allowed(request, *args, **kwargs)
+        return super().head(request, *args, **kwargs)
+
     @property
     def actor(self) -> Actor:
         return actor_for(user=self.request.user, token=self.request.auth)

@@ -241,7 +241,11 @@ class ProjectUpdateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     highlightTags = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False
     )
-    highlightContext = serializers.DictField(required=False)
+    # Context key -> the keys to highlight in it, as Sentry has it (no free-form JSON, which
+    # PostgreSQL would refuse with a NUL inside).
+    highlightContext = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField(max_length=200)), required=False
+    )
     dataScrubber = serializers.BooleanField(required=False)
     dataScrubberDefaults = serializers.BooleanField(required=False)
     scrubIPAddresses = serializers.BooleanField(required=False)

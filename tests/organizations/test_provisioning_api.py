@@ -463,3 +463,30 @@ def test_the_organization_is_renamed_and_rate_limited(acme: Organization, token:
     )
     cleared = ok(call("PUT", "/api/0/organizations/acme-inc/", token, {"rateLimit": None}))
     assert cleared["rateLimit"] is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/0/projects/acme/api/teams/backend/",
+        "/api/0/projects/acme/api/filters/localhost/",
+    ],
+)
+def test_head_on_a_write_only_route_is_405(acme: Organization, token: str, path: str) -> None:
+    response = call("HEAD", path, token)
+
+    assert response.status_code == 405
+
+
+def test_nul_characters_are_refused_not_stored(acme: Organization, token: str) -> None:
+    before = snapshot()
+    bodies = [
+        ("PUT", "/api/0/projects/acme/api/", {"highlightContext": {"trace": ["a\x00b"]}}),
+        ("PUT", "/api/0/projects/acme/api/", {"name": "a\x00b"}),
+        ("POST", "/api/0/organizations/acme/teams/", {"slug": "ok", "name": "a\x00b"}),
+        ("POST", "/api/0/projects/acme/api/keys/", {"name": "a\x00b"}),
+    ]
+    for method, path, body in bodies:
+        response = call(method, path, token, body)
+        assert response.status_code == 400, (path, response.content)
+    assert snapshot() == before
