@@ -14,6 +14,8 @@ in ingest/api.py), plus the provider's start-up health check.
 - `GET PUT DELETE /api/0/projects/{org}/{project}/keys/{key}/`   ProjectKeyDetailsEndpoint
 - `GET POST /api/0/organizations/{org}/members/`                 OrganizationMembersEndpoint
 - `GET PUT DELETE /api/0/organizations/{org}/members/{member}/`  OrganizationMemberDetailsEndpoint
+- `POST PUT DELETE /api/0/organizations/{org}/members/{member}/teams/{team}/`
+                                                         OrganizationMemberTeamDetailsEndpoint
 
 Checks run in Sentry's order (organizations/permissions.py): authentication (401), the
 token's scopes for the method (403), the lookups (404, also for another organization's
@@ -34,7 +36,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -127,6 +129,14 @@ class ProjectKeyDetailsPermission(ScopedPermission):
 
 class MembersPermission(ScopedPermission):
     scope_map = scope_map(GET=MEMBER_READ, POST=(*MEMBER_WRITE, "member:invite"))
+
+
+class MemberTeamsPermission(ScopedPermission):
+    scope_map = scope_map(
+        POST=(*MEMBER_WRITE, *TEAM_WRITE),
+        PUT=(*MEMBER_WRITE, *TEAM_WRITE),
+        DELETE=(*MEMBER_WRITE, *TEAM_WRITE),
+    )
 
 
 class MemberDetailsPermission(ScopedPermission):
@@ -675,6 +685,24 @@ class MemberEndpoint(WriteEndpoint):
                 )
         return teams
 
+    def get_member(
+        self, request: Request, organization_id_or_slug: str, member_id: str
+    ) -> OrganizationMember:
+        organization = self.get_organization(request, organization_id_or_slug)
+        members = OrganizationMember.objects.filter(organization=organization).select_related(
+            "user"
+        )
+        if member_id == "me":
+            user_pk = request.user.pk if request.user.is_authenticated else None
+            member = members.filter(user_id=user_pk).first() if user_pk is not None else None
+        else:
+            pk = selectors._as_id(member_id)
+            member = members.filter(pk=pk).first() if pk is not None else None
+        if member is None:
+            raise Http404
+        member.organization = organization
+        return member
+
     def member_response(self, member: OrganizationMember, **kwargs: Any) -> Response:
         only_owner = (
             member.role == scopes.ROLE_OWNER
@@ -734,24 +762,6 @@ class OrganizationMemberDetailsEndpoint(MemberEndpoint):
 
     permission_classes = [MemberDetailsPermission]
 
-    def get_member(
-        self, request: Request, organization_id_or_slug: str, member_id: str
-    ) -> OrganizationMember:
-        organization = self.get_organization(request, organization_id_or_slug)
-        members = OrganizationMember.objects.filter(organization=organization).select_related(
-            "user"
-        )
-        if member_id == "me":
-            user_pk = request.user.pk if request.user.is_authenticated else None
-            member = members.filter(user_id=user_pk).first() if user_pk is not None else None
-        else:
-            pk = selectors._as_id(member_id)
-            member = members.filter(pk=pk).first() if pk is not None else None
-        if member is None:
-            raise Http404
-        member.organization = organization
-        return member
-
     def is_self(self, member: OrganizationMember) -> bool:
         return self.access.member is not None and self.access.member.pk == member.pk
 
@@ -790,3 +800,74 @@ class OrganizationMemberDetailsEndpoint(MemberEndpoint):
                 )
         services.member_remove(member=member, actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TeamRoleUpdateSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    teamRole = serializers.ChoiceField(choices=scopes.TEAM_ROLES)
+
+
+class OrganizationMemberTeamDetailsEndpoint(MemberEndpoint):
+    """One member in one team (Terraform's `sentry_team_member`): `POST` puts them in it
+    (201; 204 when they already are), `DELETE` takes them out (200), `PUT` `{"teamRole"}`
+    (200 `{"isActive": true, "teamRole"}`) accepts the team role their organization role
+    gives (statsapi keeps no other). Callers without `member:write` act only on their own
+    teams."""
+
+    permission_classes = [MemberTeamsPermission]
+
+    def lookups(
+        self, request: Request, organization_id_or_slug: str, member_id: str, team_slug: str
+    ) -> tuple[OrganizationMember, Team]:
+        member = self.get_member(request, organization_id_or_slug, member_id)
+        team = selectors.team_get(organization=member.organization, id_or_slug=team_slug)
+        if team is None:
+            raise Http404
+        team.organization = member.organization
+        if not self.access.has_any_scope(MEMBER_WRITE):
+            self.require_team_access(team)
+        return member, team
+
+    def team_member(self, member: OrganizationMember, team: Team) -> dict[str, Any]:
+        data = dict(TeamSerializer(team, context={"access": self.access}).data)
+        is_member = member.teams.filter(pk=team.pk).exists()
+        data["isMember"] = is_member
+        data["teamRole"] = scopes.team_role_for(member.role) if is_member else None
+        return data
+
+    def post(
+        self, request: Request, organization_id_or_slug: str, member_id: str, team_id_or_slug: str
+    ) -> Response:
+        member, team = self.lookups(request, organization_id_or_slug, member_id, team_id_or_slug)
+        if member.role == scopes.ROLE_BILLING:
+            raise exceptions.ValidationError(
+                {"detail": "A member with the billing role cannot join teams."}
+            )
+        if not services.team_member_add(team=team, member=member, actor=self.actor):
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(self.team_member(member, team), status=status.HTTP_201_CREATED)
+
+    def put(
+        self, request: Request, organization_id_or_slug: str, member_id: str, team_id_or_slug: str
+    ) -> Response:
+        member, team = self.lookups(request, organization_id_or_slug, member_id, team_id_or_slug)
+        role = self.validated(TeamRoleUpdateSerializer)["teamRole"]
+        if not member.teams.filter(pk=team.pk).exists():
+            raise exceptions.ValidationError({"detail": "The member is not in this team."})
+        given = scopes.team_role_for(member.role)
+        if role != given:
+            raise exceptions.ValidationError(
+                {
+                    "teamRole": [
+                        f"statsapi keeps no team-level roles: this member's organization role "
+                        f"({member.role}) makes them {given} of each of their teams."
+                    ]
+                }
+            )
+        return Response({"isActive": True, "teamRole": role})
+
+    def delete(
+        self, request: Request, organization_id_or_slug: str, member_id: str, team_id_or_slug: str
+    ) -> Response:
+        member, team = self.lookups(request, organization_id_or_slug, member_id, team_id_or_slug)
+        services.team_member_remove(team=team, member=member, actor=self.actor)
+        return Response(self.team_member(member, team))

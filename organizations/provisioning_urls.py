@@ -25,6 +25,11 @@ urlpatterns = [
         name="organization-member-details",
     ),
     path(
+        f"organizations/{ORG}/members/<str:member_id>/teams/<str:team_id_or_slug>/",
+        provisioning.OrganizationMemberTeamDetailsEndpoint.as_view(),
+        name="organization-member-team-details",
+    ),
+    path(
         f"teams/{ORG}/<str:team_id_or_slug>/",
         provisioning.TeamDetailsEndpoint.as_view(),
         name="team-details",

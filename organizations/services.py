@@ -224,6 +224,18 @@ def team_member_add(*, team: Team, member: OrganizationMember, actor: Actor | No
 
 
 @transaction.atomic
+def team_member_remove(
+    *, team: Team, member: OrganizationMember, actor: Actor | None = None
+) -> bool:
+    """Take `member` out of `team`; False if they were not in it."""
+    if not member.teams.filter(pk=team.pk).exists():
+        return False
+    member.teams.remove(team)
+    record_change(actor=actor, obj=member, fields=[f"teams (removed {team.slug})"])
+    return True
+
+
+@transaction.atomic
 def team_delete(*, team: Team, actor: Actor | None = None) -> None:
     """Delete a team. Its projects stay (they lose this team); its members stay in the
     organization."""

@@ -490,3 +490,33 @@ def test_nul_characters_are_refused_not_stored(acme: Organization, token: str) -
         response = call(method, path, token, body)
         assert response.status_code == 400, (path, response.content)
     assert snapshot() == before
+
+
+def test_a_member_joins_and_leaves_a_team(acme: Organization, owner: Any, token: str) -> None:
+    bo = add_member(acme, make_user("bo"), role="member")
+    path = f"/api/0/organizations/acme/members/{bo.pk}/teams/backend/"
+
+    joined = ok(call("POST", path, token), 201)
+    assert (joined["slug"], joined["isMember"], joined["teamRole"]) == (
+        "backend",
+        True,
+        "contributor",
+    )
+    assert ok(call("POST", path, token), 204) is None
+    assert ok(call("PUT", path, token, {"teamRole": "contributor"})) == {
+        "isActive": True,
+        "teamRole": "contributor",
+    }
+    refused = call("PUT", path, token, {"teamRole": "admin"})
+    assert refused.status_code == 400
+    assert list(refused.json()) == ["teamRole"]
+    left = ok(call("DELETE", path, token))
+    assert (left["isMember"], left["teamRole"]) == (False, None)
+    assert not bo.teams.exists()
+    messages = LogEntry.objects.filter(object_id=str(bo.pk)).values_list(
+        "change_message", flat=True
+    )
+    assert sorted(message.split(" Through")[0] for message in messages) == [
+        "Changed teams (added backend).",
+        "Changed teams (removed backend).",
+    ]
