@@ -21,7 +21,20 @@ from ingest.inbound_filters import (
     inbound_filter_set,
 )
 from organizations.permissions import ScopedPermission
-from organizations.provisioning import PROJECT_READ, PROJECT_WRITE, WriteEndpoint, scope_map
+from organizations.provisioning import (
+    PROJECT_READ,
+    PROJECT_WRITE,
+    WriteEndpoint,
+    doc,
+    scope_map,
+)
+
+FILTERS_EXAMPLE = [
+    {"id": "browser-extensions", "active": False},
+    {"id": "legacy-browsers", "active": ["ie", "safari"]},
+    {"id": "localhost", "active": True},
+    {"id": "web-crawlers", "active": True},
+]
 
 
 class FiltersPermission(ScopedPermission):
@@ -40,6 +53,7 @@ class ProjectFiltersEndpoint(WriteEndpoint):
 
     permission_classes = [FiltersPermission]
 
+    @doc("A project's inbound filters", 200, FILTERS_EXAMPLE)
     def get(
         self, request: Request, organization_id_or_slug: str, project_id_or_slug: str
     ) -> Response:
@@ -52,6 +66,7 @@ class ProjectFilterDetailsEndpoint(WriteEndpoint):
 
     permission_classes = [FiltersPermission]
 
+    @doc("Switch an inbound filter on or off", 204, request=FilterUpdateSerializer)
     def put(
         self,
         request: Request,

@@ -1,8 +1,11 @@
 """Django admin for organizations, teams, projects, DSN keys, members and API tokens.
 
-Tokens: the add form issues a new secret and answers with a page that shows the plaintext
-once; it is never stored, so no later page can show it. Stored tokens show only `display`
-(lookup prefix and last four characters).
+Tokens: the add form issues a new secret, keeps its plaintext in the admin's session for one
+page view and redirects (POST, redirect, GET) to a page that takes it out of the session and
+shows it. Reloading that page, or coming back to it, shows no secret: it is gone from the
+session, and the database holds only its hash. Reloading never posts the form again, so it
+never creates a second token. Stored tokens show only `display` (lookup prefix and last four
+characters).
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from ingest.admin import InboundFiltersInline
@@ -193,6 +197,10 @@ class TokenStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+# Session key of a token's plaintext between the add form's POST and the page showing it.
+NEW_TOKEN_SESSION_KEY = "statsapi_new_token"
+
+
 class TokenAdmin(admin.ModelAdmin):
     """Shared by both token kinds. Subclasses set the owner field and the two forms."""
 
@@ -257,18 +265,62 @@ class TokenAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             return
         self.before_issue(request, obj)
-        # Kept on the request only, for response_add; never stored anywhere.
-        request._new_token_plaintext = token_issue(token=obj)  # type: ignore[attr-defined]
+        plaintext = token_issue(token=obj)
+        # One page view's worth: token_created_view takes it out of the session.
+        request.session[NEW_TOKEN_SESSION_KEY] = {
+            "model": self.opts.label_lower,
+            "pk": obj.pk,
+            "plaintext": plaintext,
+        }
 
     def before_issue(self, request: HttpRequest, obj: BaseToken) -> None:
         pass
 
+    def get_urls(self) -> list[URLPattern]:
+        created = path(
+            "<path:object_id>/created/",
+            self.admin_site.admin_view(self.token_created_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_created",
+        )
+        return [created, *super().get_urls()]
+
     def response_add(
         self, request: HttpRequest, obj: BaseToken, post_url_continue: str | None = None
     ) -> HttpResponse:
-        plaintext = getattr(request, "_new_token_plaintext", None)
-        if plaintext is None:
-            return super().response_add(request, obj, post_url_continue)
+        """Redirect to the page that shows the new secret (a reload of it posts nothing)."""
+        url = reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_created",
+            args=[obj.pk],
+            current_app=self.admin_site.name,
+        )
+        return HttpResponseRedirect(url, status=303)
+
+    def token_created_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The new token's plaintext, once: taken out of the session as it is shown. Without
+        it (a reload, a bookmark, another token's page) the token's settings page, saying so."""
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_view_permission(request, obj):
+            raise Http404(f"No {self.opts.verbose_name} with the id {object_id!r}")
+        change_url = reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+            args=[obj.pk],
+            current_app=self.admin_site.name,
+        )
+        pending = request.session.get(NEW_TOKEN_SESSION_KEY)
+        if (
+            not isinstance(pending, dict)
+            or pending.get("model") != self.opts.label_lower
+            or pending.get("pk") != obj.pk
+        ):
+            self.message_user(
+                request,
+                "The token's secret was shown once, when it was created, and cannot be shown "
+                "again: only its hash is stored. If it is lost, revoke the token and create a "
+                "new one.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(change_url)
+        del request.session[NEW_TOKEN_SESSION_KEY]
         opts = self.opts
         context = {
             **self.admin_site.each_context(request),
@@ -276,7 +328,7 @@ class TokenAdmin(admin.ModelAdmin):
             "title": f"New {opts.verbose_name} created",
             "token": obj,
             "owner": getattr(obj, self.owner_field),
-            "plaintext": plaintext,
+            "plaintext": pending["plaintext"],
             "api_root": settings.STATSAPI_PUBLIC_URL.rstrip("/") + "/api/0/",
         }
         response = TemplateResponse(request, self.token_created_template, context)

@@ -16,6 +16,7 @@ import contextlib
 from typing import Any
 
 from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import exceptions
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -31,6 +32,73 @@ from organizations.models import ApiToken, OrgAuthToken, Team
 from organizations.pagination import SentryCursorPagination
 from organizations.permissions import OrganizationPermission
 from organizations.views import ApiEndpoint, OrganizationScopedEndpoint
+from statsapi.schema import LINK_HEADER, PAGINATION_PARAMETERS
+
+USER_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "username": {"type": "string"},
+        "email": {"type": "string"},
+        "isActive": {"type": "boolean"},
+        "isSuperuser": {"type": "boolean"},
+        "isStaff": {"type": "boolean"},
+        "dateJoined": {"type": "string", "format": "date-time"},
+    },
+    "required": [
+        "id", "name", "username", "email", "isActive", "isSuperuser", "isStaff", "dateJoined"
+    ],
+}  # fmt: skip
+INDEX_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "version": {"type": "string", "enum": ["0"]},
+        "auth": {
+            "type": "object",
+            "nullable": True,
+            "properties": {"scopes": {"type": "array", "items": {"type": "string"}}},
+            "required": ["scopes"],
+        },
+        "user": {**USER_SCHEMA, "nullable": True},
+    },
+    "required": ["version", "auth", "user"],
+}
+EXAMPLE_ORGANIZATION = {
+    "id": "1",
+    "slug": "demo",
+    "name": "Demo",
+    "dateCreated": "2026-11-30T09:12:45.123456Z",
+    "status": {"id": "active", "name": "active"},
+    "isEarlyAdopter": False,
+    "require2FA": False,
+    "requireEmailVerification": False,
+    "avatar": {"avatarType": "letter_avatar", "avatarUuid": None, "avatarUrl": None},
+    "features": [],
+    "links": {
+        "organizationUrl": "http://127.0.0.1:8000",
+        "regionUrl": "http://127.0.0.1:8000",
+    },
+    "hasAuthProvider": False,
+}
+EXAMPLE_PROJECT = {
+    "id": "1",
+    "slug": "backend",
+    "name": "Backend",
+    "platform": "python",
+    "dateCreated": "2026-11-30T09:12:45.234567Z",
+    "isBookmarked": False,
+    "isMember": True,
+    "hasAccess": True,
+    "features": [],
+    "firstEvent": None,
+    "status": "active",
+    "environments": [],
+    "access": ["org:read", "project:read", "team:read"],
+    "organization": EXAMPLE_ORGANIZATION,
+    "team": {"id": "1", "slug": "backend", "name": "Backend"},
+    "teams": [{"id": "1", "slug": "backend", "name": "Backend"}],
+}
 
 ORDERED_TEAMS = Prefetch("teams", queryset=Team.objects.order_by("slug", "id"))
 
@@ -56,6 +124,36 @@ class IndexEndpoint(ApiEndpoint):
         with contextlib.suppress(exceptions.AuthenticationFailed):
             request.user  # noqa: B018
 
+    @extend_schema(
+        operation_id="api_index",
+        summary="The API version and what the credentials are",
+        responses={200: INDEX_SCHEMA},
+        examples=[
+            OpenApiExample(
+                "a personal token",
+                {
+                    "version": "0",
+                    "auth": {"scopes": ["org:read", "project:read"]},
+                    "user": {
+                        "id": "1",
+                        "name": "demo",
+                        "username": "demo",
+                        "email": "demo@example.com",
+                        "isActive": True,
+                        "isSuperuser": False,
+                        "isStaff": False,
+                        "dateJoined": "2026-11-30T09:12:45.123456Z",
+                    },
+                },
+                response_only=True,
+            ),
+            OpenApiExample(
+                "no credentials",
+                {"version": "0", "auth": None, "user": None},
+                response_only=True,
+            ),
+        ],
+    )
     def get(self, request: Request) -> Response:
         auth: dict[str, Any] | None = None
         if isinstance(request.auth, ApiToken | OrgAuthToken):
@@ -70,6 +168,13 @@ class OrganizationIndexEndpoint(ApiEndpoint):
     permission_classes = [OrganizationPermission]
     pagination_class = SentryCursorPagination
 
+    @extend_schema(
+        operation_id="organization_list",
+        summary="The caller's organizations",
+        parameters=[*PAGINATION_PARAMETERS, LINK_HEADER],
+        responses={200: OrganizationSerializer(many=True)},
+        examples=[OpenApiExample("one organization", [EXAMPLE_ORGANIZATION], response_only=True)],
+    )
     def get(self, request: Request) -> Response:
         paginator = self.pagination_class()
         organizations = selectors.organization_list_visible(user=request.user, auth=request.auth)
@@ -83,6 +188,13 @@ class OrganizationProjectsEndpoint(OrganizationScopedEndpoint):
     permission_classes = [OrganizationPermission]
     pagination_class = SentryCursorPagination
 
+    @extend_schema(
+        operation_id="organization_projects",
+        summary="The projects of an organization the caller can see",
+        parameters=[*PAGINATION_PARAMETERS, LINK_HEADER],
+        responses={200: ProjectSerializer(many=True)},
+        examples=[OpenApiExample("one project", [EXAMPLE_PROJECT], response_only=True)],
+    )
     def get(self, request: Request, organization_id_or_slug: str) -> Response:
         organization = self.get_organization(request, organization_id_or_slug)
         projects = (

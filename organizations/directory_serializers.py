@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from organizations.access import Access
@@ -166,6 +167,7 @@ class ProjectSerializer(serializers.ModelSerializer):
     def get_features(self, project: Project) -> list[str]:
         return []
 
+    @extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
     def get_firstEvent(self, project: Project) -> None:
         return None
 

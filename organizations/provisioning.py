@@ -36,13 +36,15 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from organizations import project_options, scopes, selectors, services
 from organizations.audit import Actor, actor_for
-from organizations.directory import ORDERED_TEAMS
+from organizations.directory import EXAMPLE_ORGANIZATION, EXAMPLE_PROJECT, ORDERED_TEAMS
 from organizations.directory_serializers import ProjectSerializer
 from organizations.exceptions import api_exception_handler
 from organizations.models import Organization, OrganizationMember, Project, ProjectKey, Team
@@ -66,8 +68,77 @@ from organizations.provisioning_serializers import (
     rate_limit_value,
 )
 from organizations.views import OrganizationScopedEndpoint
+from statsapi.schema import PAGINATION_PARAMETERS
 
 FORBIDDEN = "You do not have permission to perform this action."
+
+# --- OpenAPI (statsapi.schema adds every error answer) -----------------------------------------
+
+HEALTH = {"healthy": {}, "problems": []}
+EXAMPLE_TEAM = {
+    "id": "1",
+    "slug": "backend",
+    "name": "Backend",
+    "dateCreated": "2026-11-30T09:12:45.123456Z",
+    "isMember": True,
+    "teamRole": "admin",
+    "flags": {"idp:provisioned": False},
+    "access": ["project:read", "project:write", "team:read", "team:write"],
+    "hasAccess": True,
+    "isPending": False,
+    "memberCount": 1,
+    "avatar": {"avatarType": "letter_avatar", "avatarUuid": None, "avatarUrl": None},
+}
+EXAMPLE_KEY = {
+    "id": "0123456789abcdef0123456789abcdef",
+    "name": "Default",
+    "label": "Default",
+    "public": "0123456789abcdef0123456789abcdef",
+    "secret": "fedcba9876543210fedcba9876543210",
+    "projectId": 1,
+    "isActive": True,
+    "rateLimit": {"window": 60, "count": 100},
+    "dsn": {
+        "public": "http://0123456789abcdef0123456789abcdef@127.0.0.1:8000/1",
+        "secret": "http://0123456789abcdef0123456789abcdef:fedcba9876543210fedcba9876543210"
+        "@127.0.0.1:8000/1",
+        "csp": "http://127.0.0.1:8000/api/1/csp-report/?sentry_key=0123456789abcdef0123456789abcdef",
+    },
+    "browserSdkVersion": "latest",
+    "dateCreated": "2026-11-30T09:12:45.123456Z",
+    "dynamicSdkLoaderOptions": {"hasReplay": True, "hasPerformance": True, "hasDebug": False},
+}
+EXAMPLE_MEMBER = {
+    "id": "2",
+    "email": "dev@example.com",
+    "name": "dev@example.com",
+    "orgRole": "member",
+    "pending": False,
+    "expired": False,
+    "dateCreated": "2026-11-30T09:12:45.123456Z",
+    "inviteStatus": "approved",
+    "teamRoles": [{"teamSlug": "backend", "role": "contributor"}],
+}
+
+
+def doc(
+    summary: str,
+    status_code: int,
+    example: Any = None,
+    *,
+    request: Any = None,
+    parameters: Any = None,
+) -> Any:
+    """@extend_schema of one provisioning operation: its success answer and an example."""
+    responses: dict[int, Any] = {status_code: None}
+    if example is not None:
+        responses[status_code] = OpenApiResponse(
+            response=OpenApiTypes.OBJECT,
+            examples=[OpenApiExample(summary, example, response_only=True)],
+        )
+    return extend_schema(
+        summary=summary, request=request, responses=responses, parameters=parameters
+    )
 
 
 def _read(resource: str) -> tuple[str, ...]:
@@ -254,6 +325,7 @@ class HealthEndpoint(WriteEndpoint):
 
     permission_classes = [HealthPermission]
 
+    @doc("Health check for Terraform's provider", 200, HEALTH)
     def get(self, request: Request) -> Response:
         return Response({"healthy": {}, "problems": []})
 
@@ -270,9 +342,16 @@ class OrganizationDetailsEndpoint(WriteEndpoint):
         context = {"allowed_roles": self.allowed_roles()}
         return Response(DetailedOrganizationSerializer(organization, context=context).data)
 
+    @doc("One organization, with its role lists", 200, EXAMPLE_ORGANIZATION)
     def get(self, request: Request, organization_id_or_slug: str) -> Response:
         return self.organization_response(self.get_organization(request, organization_id_or_slug))
 
+    @doc(
+        "Rename an organization, change its slug or its rate limit",
+        200,
+        EXAMPLE_ORGANIZATION,
+        request=OrganizationUpdateSerializer,
+    )
     def put(self, request: Request, organization_id_or_slug: str) -> Response:
         organization = self.get_organization(request, organization_id_or_slug)
         data = self.validated(OrganizationUpdateSerializer)
@@ -301,6 +380,7 @@ class OrganizationTeamsEndpoint(WriteEndpoint):
 
     permission_classes = [OrganizationTeamsPermission]
 
+    @doc("An organization's teams", 200, [EXAMPLE_TEAM], parameters=PAGINATION_PARAMETERS)
     def get(self, request: Request, organization_id_or_slug: str) -> Response:
         organization = self.get_organization(request, organization_id_or_slug)
         teams = Team.objects.filter(organization=organization).order_by("slug", "id")
@@ -317,6 +397,7 @@ class OrganizationTeamsEndpoint(WriteEndpoint):
 
         return self.paginate(teams, serialize)
 
+    @doc("Create a team", 201, EXAMPLE_TEAM, request=TeamCreateSerializer)
     def post(self, request: Request, organization_id_or_slug: str) -> Response:
         organization = self.get_organization(request, organization_id_or_slug)
         data = self.validated(TeamCreateSerializer)
@@ -348,11 +429,13 @@ class TeamDetailsEndpoint(WriteEndpoint):
         context = {"access": self.access, "expand": expand}
         return Response(TeamSerializer(team, context=context).data)
 
+    @doc("One team", 200, EXAMPLE_TEAM)
     def get(self, request: Request, organization_id_or_slug: str, team_id_or_slug: str) -> Response:
         team = self.get_team(request, organization_id_or_slug, team_id_or_slug)
         collapse = request.query_params.getlist("collapse")
         return self.team_response(team, () if "organization" in collapse else ("organization",))
 
+    @doc("Rename a team or change its slug", 200, EXAMPLE_TEAM, request=TeamUpdateSerializer)
     def put(self, request: Request, organization_id_or_slug: str, team_id_or_slug: str) -> Response:
         team = self.get_team(request, organization_id_or_slug, team_id_or_slug)
         self.require_team_access(team)
@@ -362,6 +445,7 @@ class TeamDetailsEndpoint(WriteEndpoint):
         )
         return self.team_response(team)
 
+    @doc("Delete a team", 204)
     def delete(
         self, request: Request, organization_id_or_slug: str, team_id_or_slug: str
     ) -> Response:
@@ -377,6 +461,7 @@ class TeamProjectsEndpoint(WriteEndpoint):
 
     permission_classes = [TeamProjectsPermission]
 
+    @doc("A team's projects", 200, [EXAMPLE_PROJECT], parameters=PAGINATION_PARAMETERS)
     def get(self, request: Request, organization_id_or_slug: str, team_id_or_slug: str) -> Response:
         team = self.get_team(request, organization_id_or_slug, team_id_or_slug)
         projects = (
@@ -394,6 +479,12 @@ class TeamProjectsEndpoint(WriteEndpoint):
 
         return self.paginate(projects, serialize)
 
+    @doc(
+        "Create a project for a team, with a Default DSN key",
+        201,
+        EXAMPLE_PROJECT,
+        request=ProjectCreateSerializer,
+    )
     def post(
         self, request: Request, organization_id_or_slug: str, team_id_or_slug: str
     ) -> Response:
@@ -431,6 +522,7 @@ class ProjectDetailsEndpoint(ProjectEndpoint):
 
     permission_classes = [ProjectDetailsPermission]
 
+    @doc("One project, with its organization, teams, settings and options", 200, EXAMPLE_PROJECT)
     def get(
         self, request: Request, organization_id_or_slug: str, project_id_or_slug: str
     ) -> Response:
@@ -438,6 +530,7 @@ class ProjectDetailsEndpoint(ProjectEndpoint):
         prefetch_related_objects([project], ORDERED_TEAMS)
         return Response(DetailedProjectSerializer(project, context={"access": self.access}).data)
 
+    @doc("Change a project", 200, EXAMPLE_PROJECT, request=ProjectUpdateSerializer)
     def put(
         self, request: Request, organization_id_or_slug: str, project_id_or_slug: str
     ) -> Response:
@@ -466,6 +559,7 @@ class ProjectDetailsEndpoint(ProjectEndpoint):
                     provider.write(project=project, values=values, actor=self.actor)
         return Response(self.detailed(project))
 
+    @doc("Delete a project and its DSN keys", 204)
     def delete(
         self, request: Request, organization_id_or_slug: str, project_id_or_slug: str
     ) -> Response:
@@ -479,6 +573,7 @@ class ProjectTeamsEndpoint(ProjectEndpoint):
 
     permission_classes = [ProjectTeamsPermission]
 
+    @doc("A project's teams", 200, [EXAMPLE_TEAM], parameters=PAGINATION_PARAMETERS)
     def get(
         self, request: Request, organization_id_or_slug: str, project_id_or_slug: str
     ) -> Response:
@@ -514,6 +609,7 @@ class ProjectTeamDetailsEndpoint(ProjectEndpoint):
         project = Project.objects.prefetch_related(ORDERED_TEAMS).get(pk=project.pk)
         return dict(ProjectSerializer(project, context={"access": self.access}).data)
 
+    @doc("Give a project to one more team", 201, EXAMPLE_PROJECT)
     def post(
         self,
         request: Request,
@@ -527,6 +623,7 @@ class ProjectTeamDetailsEndpoint(ProjectEndpoint):
         services.project_team_add(project=project, team=team, actor=self.actor)
         return Response(self.with_teams(project), status=status.HTTP_201_CREATED)
 
+    @doc("Take a project away from a team", 200, EXAMPLE_PROJECT)
     def delete(
         self,
         request: Request,
@@ -564,6 +661,7 @@ class ProjectKeysEndpoint(ProjectEndpoint):
 
     permission_classes = [ProjectKeysPermission]
 
+    @doc("A project's DSN keys", 200, [EXAMPLE_KEY], parameters=PAGINATION_PARAMETERS)
     def get(
         self, request: Request, organization_id_or_slug: str, project_id_or_slug: str
     ) -> Response:
@@ -576,6 +674,7 @@ class ProjectKeysEndpoint(ProjectEndpoint):
             keys = keys.none()
         return self.paginate(keys, lambda page: ProjectKeySerializer(page, many=True).data)
 
+    @doc("Create a DSN key", 201, EXAMPLE_KEY, request=KeyCreateSerializer)
     def post(
         self, request: Request, organization_id_or_slug: str, project_id_or_slug: str
     ) -> Response:
@@ -609,6 +708,7 @@ class ProjectKeyDetailsEndpoint(ProjectEndpoint):
             raise Http404
         return key
 
+    @doc("One DSN key", 200, EXAMPLE_KEY)
     def get(
         self,
         request: Request,
@@ -619,6 +719,12 @@ class ProjectKeyDetailsEndpoint(ProjectEndpoint):
         key = self.get_key(request, organization_id_or_slug, project_id_or_slug, key_id)
         return Response(ProjectKeySerializer(key).data)
 
+    @doc(
+        "Change a DSN key: name, active, rate limit, loader settings",
+        200,
+        EXAMPLE_KEY,
+        request=KeyUpdateSerializer,
+    )
     def put(
         self,
         request: Request,
@@ -636,6 +742,7 @@ class ProjectKeyDetailsEndpoint(ProjectEndpoint):
         services.project_key_update(key=key, actor=self.actor, **kwargs)
         return Response(ProjectKeySerializer(key).data)
 
+    @doc("Delete a DSN key", 204)
     def delete(
         self,
         request: Request,
@@ -722,6 +829,7 @@ class OrganizationMembersEndpoint(MemberEndpoint):
 
     permission_classes = [MembersPermission]
 
+    @doc("An organization's members", 200, [EXAMPLE_MEMBER], parameters=PAGINATION_PARAMETERS)
     def get(self, request: Request, organization_id_or_slug: str) -> Response:
         organization = self.get_organization(request, organization_id_or_slug)
         members = (
@@ -738,6 +846,7 @@ class OrganizationMembersEndpoint(MemberEndpoint):
                 )
         return self.paginate(members, lambda page: MemberSerializer(page, many=True).data)
 
+    @doc("Add a member by email", 201, EXAMPLE_MEMBER, request=MemberCreateSerializer)
     def post(self, request: Request, organization_id_or_slug: str) -> Response:
         organization = self.get_organization(request, organization_id_or_slug)
         data = self.validated(MemberCreateSerializer)
@@ -765,9 +874,11 @@ class OrganizationMemberDetailsEndpoint(MemberEndpoint):
     def is_self(self, member: OrganizationMember) -> bool:
         return self.access.member is not None and self.access.member.pk == member.pk
 
+    @doc("One member, with roles", 200, EXAMPLE_MEMBER)
     def get(self, request: Request, organization_id_or_slug: str, member_id: str) -> Response:
         return self.member_response(self.get_member(request, organization_id_or_slug, member_id))
 
+    @doc("Change a member's role and teams", 200, EXAMPLE_MEMBER, request=MemberUpdateSerializer)
     def put(self, request: Request, organization_id_or_slug: str, member_id: str) -> Response:
         member = self.get_member(request, organization_id_or_slug, member_id)
         data = self.validated(MemberUpdateSerializer)
@@ -789,6 +900,7 @@ class OrganizationMemberDetailsEndpoint(MemberEndpoint):
         services.member_update(member=member, role=role, teams=teams, actor=self.actor)
         return self.member_response(member)
 
+    @doc("Remove a member", 204)
     def delete(self, request: Request, organization_id_or_slug: str, member_id: str) -> Response:
         member = self.get_member(request, organization_id_or_slug, member_id)
         if not self.is_self(member):
@@ -834,6 +946,7 @@ class OrganizationMemberTeamDetailsEndpoint(MemberEndpoint):
         data["teamRole"] = scopes.team_role_for(member.role) if is_member else None
         return data
 
+    @doc("Put a member in a team", 201, EXAMPLE_TEAM)
     def post(
         self, request: Request, organization_id_or_slug: str, member_id: str, team_id_or_slug: str
     ) -> Response:
@@ -846,6 +959,12 @@ class OrganizationMemberTeamDetailsEndpoint(MemberEndpoint):
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(self.team_member(member, team), status=status.HTTP_201_CREATED)
 
+    @doc(
+        "Confirm a member's team role",
+        200,
+        {"isActive": True, "teamRole": "contributor"},
+        request=TeamRoleUpdateSerializer,
+    )
     def put(
         self, request: Request, organization_id_or_slug: str, member_id: str, team_id_or_slug: str
     ) -> Response:
@@ -865,6 +984,7 @@ class OrganizationMemberTeamDetailsEndpoint(MemberEndpoint):
             )
         return Response({"isActive": True, "teamRole": role})
 
+    @doc("Take a member out of a team", 200, EXAMPLE_TEAM)
     def delete(
         self, request: Request, organization_id_or_slug: str, member_id: str, team_id_or_slug: str
     ) -> Response:

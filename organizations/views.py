@@ -12,6 +12,7 @@ from django.conf import settings
 from django.http import Http404
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,6 +22,12 @@ from organizations import selectors
 from organizations.access import Access, access_for
 from organizations.models import Organization, Project, ProjectKey
 from organizations.permissions import OrganizationPermission, ProjectPermission, TeamPermission
+from organizations.selectors import (
+    ORGANIZATION_PROJECT_STATS,
+    ORGANIZATION_STATS,
+    PROJECT_STAT_CHOICES,
+    TEAM_STATS,
+)
 from organizations.serializers import (
     OrganizationStatsSerializer,
     ProjectStatsSerializer,
@@ -28,6 +35,25 @@ from organizations.serializers import (
     TeamStatsSerializer,
     series_representation,
 )
+from statsapi.schema import SERIES, series_example, stat_parameter, stats_window_parameters
+
+KEY_STATS_SCHEMA = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            name: {"type": "integer", "description": description}
+            for name, description in (
+                ("ts", "Start of the bucket, Unix seconds."),
+                ("total", "Events received with the key."),
+                ("dropped", "Of those, refused (rate limits, quotas)."),
+                ("filtered", "Of those, filtered by inbound filters."),
+                ("accepted", "total - dropped - filtered."),
+            )
+        },
+        "required": ["ts", "total", "dropped", "filtered", "accepted"],
+    },
+}
 
 
 class ApiEndpoint(APIView):
@@ -89,6 +115,49 @@ class OrganizationStatsEndpoint(OrganizationScopedEndpoint):
 
     permission_classes = [OrganizationPermission]
 
+    @extend_schema(
+        operation_id="organization_stats",
+        summary="Event counts of an organization (v1)",
+        parameters=[
+            stat_parameter(
+                dict.fromkeys((*ORGANIZATION_STATS, *ORGANIZATION_PROJECT_STATS)), "received"
+            ),
+            OpenApiParameter(
+                "group",
+                {"type": "string", "enum": ["organization", "project"]},
+                description="`organization` (default): one series; `project`: one series per "
+                "project the caller can see, keyed by project id (`[]` when there are none).",
+            ),
+            OpenApiParameter(
+                "projectID",
+                {"type": "array", "items": {"type": "integer"}},
+                description="With `group=project`: only these projects (repeatable).",
+            ),
+            OpenApiParameter(
+                "id",
+                {"type": "array", "items": {"type": "integer"}},
+                description="Only these projects (`group=project`) or none but this "
+                "organization (repeatable).",
+            ),
+            *stats_window_parameters(),
+        ],
+        responses={
+            200: {
+                "anyOf": [
+                    SERIES,
+                    {"type": "object", "additionalProperties": SERIES},
+                ]
+            }
+        },
+        examples=[
+            OpenApiExample("one series", series_example(), response_only=True),
+            OpenApiExample(
+                "group=project",
+                {"1": series_example(2), "4": series_example(2)},
+                response_only=True,
+            ),
+        ],
+    )
     def get(self, request: Request, organization_id_or_slug: str) -> Response:
         organization = self.get_organization(request, organization_id_or_slug)
         serializer = OrganizationStatsSerializer(data=request.query_params)
@@ -122,6 +191,13 @@ class ProjectStatsEndpoint(OrganizationScopedEndpoint):
 
     permission_classes = [ProjectPermission]
 
+    @extend_schema(
+        operation_id="project_stats",
+        summary="Event counts of a project (v1)",
+        parameters=[stat_parameter(PROJECT_STAT_CHOICES, "received"), *stats_window_parameters()],
+        responses={200: SERIES},
+        examples=[OpenApiExample("hourly received", series_example(), response_only=True)],
+    )
     def get(
         self, request: Request, organization_id_or_slug: str, project_id_or_slug: str
     ) -> Response:
@@ -144,6 +220,13 @@ class TeamStatsEndpoint(OrganizationScopedEndpoint):
 
     permission_classes = [TeamPermission]
 
+    @extend_schema(
+        operation_id="team_stats",
+        summary="Event counts of a team's projects, summed (v1)",
+        parameters=[stat_parameter(TEAM_STATS, "generated"), *stats_window_parameters()],
+        responses={200: SERIES},
+        examples=[OpenApiExample("hourly generated", series_example(), response_only=True)],
+    )
     def get(self, request: Request, organization_id_or_slug: str, team_id_or_slug: str) -> Response:
         organization = self.get_organization(request, organization_id_or_slug)
         team = selectors.team_get(organization=organization, id_or_slug=team_id_or_slug)
@@ -168,6 +251,30 @@ class ProjectKeyStatsEndpoint(OrganizationScopedEndpoint):
 
     permission_classes = [ProjectPermission]
 
+    @extend_schema(
+        operation_id="project_key_stats",
+        summary="Event counts of a DSN key",
+        parameters=[
+            OpenApiParameter(
+                "key_id",
+                str,
+                OpenApiParameter.PATH,
+                description="The key's public key (32 hex digits), as in its DSN.",
+            ),
+            *stats_window_parameters(),
+        ],
+        responses={200: KEY_STATS_SCHEMA},
+        examples=[
+            OpenApiExample(
+                "two hourly buckets",
+                [
+                    {"ts": 1795586400, "total": 120, "dropped": 4, "filtered": 6, "accepted": 110},
+                    {"ts": 1795590000, "total": 98, "dropped": 0, "filtered": 2, "accepted": 96},
+                ],
+                response_only=True,
+            )
+        ],
+    )
     def get(
         self,
         request: Request,

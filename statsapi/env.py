@@ -40,3 +40,21 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None or raw.strip() == "":
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_rate(name: str, default: tuple[int, int] | None) -> tuple[int, int] | None:
+    """A rate limit ``REQUESTS/SECONDS`` (``1200/60``) as ``(1200, 60)``; ``off`` or ``0`` as
+    None (no limit)."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if value in {"off", "0"}:
+        return None
+    count, _, seconds = value.partition("/")
+    if count.isdigit() and seconds.isdigit() and int(count) > 0 and 0 < int(seconds) <= 86400:
+        return int(count), int(seconds)
+    raise ImproperlyConfigured(
+        f"{name} must be REQUESTS/SECONDS such as 1200/60 (seconds from 1 to 86400) or off, "
+        f"not {raw!r}"
+    )

@@ -16,7 +16,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from pythonjsonlogger.core import RESERVED_ATTRS
 
-from statsapi.env import env_bool, env_int, env_list
+from statsapi.env import env_bool, env_int, env_list, env_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "organizations",
     "ingest",
 ]
@@ -52,6 +54,8 @@ MIDDLEWARE = [
     # First: times the whole request, logs its one line and counts it (statsapi/middleware.py).
     "statsapi.middleware.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A database that refuses or does not answer: 503 + Retry-After (statsapi/errors.py).
+    "statsapi.errors.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -103,6 +107,38 @@ if (
     raise ImproperlyConfigured(
         "DATABASE_URL names no database: add it after the host, e.g. "
         "postgres://postgres@127.0.0.1:5432/statsapi"
+    )
+# A PostgreSQL that refuses, or accepts and never answers, must cost a request seconds, not
+# the worker: libpq gives up connecting after DATABASE_CONNECT_TIMEOUT seconds (2 at least),
+# the server cancels a statement after DATABASE_STATEMENT_TIMEOUT seconds (0: no limit), and
+# statsapi.dbtimeout bounds every wait for the server's answer on the client side (the
+# statement timeout plus DATABASE_CONNECT_TIMEOUT), for a server that stopped answering on an
+# open connection. Values in the URL's query string (?connect_timeout=...) win.
+DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 3)
+DATABASE_STATEMENT_TIMEOUT = env_int("DATABASE_STATEMENT_TIMEOUT", 5)
+if not 2 <= DATABASE_CONNECT_TIMEOUT <= 60:
+    raise ImproperlyConfigured("DATABASE_CONNECT_TIMEOUT must be between 2 and 60 seconds")
+if not 0 <= DATABASE_STATEMENT_TIMEOUT <= 3600:
+    raise ImproperlyConfigured("DATABASE_STATEMENT_TIMEOUT must be between 0 and 3600 seconds")
+# Seconds a client is told to wait (Retry-After) when the database is unavailable.
+DATABASE_RETRY_AFTER_SECONDS = 5
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _db_options.setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT)
+    if DATABASE_STATEMENT_TIMEOUT:
+        _db_options["options"] = (
+            f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT * 1000} "
+            + _db_options.get("options", "")
+        ).strip()
+    from statsapi import dbtimeout
+
+    dbtimeout.install(
+        connect_seconds=float(_db_options["connect_timeout"]),
+        query_seconds=(
+            float(DATABASE_STATEMENT_TIMEOUT + DATABASE_CONNECT_TIMEOUT)
+            if DATABASE_STATEMENT_TIMEOUT
+            else None
+        ),
     )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
@@ -218,7 +254,37 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "EXCEPTION_HANDLER": "organizations.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["statsapi.throttling.ApiRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "statsapi.schema.ApiAutoSchema",
 }
+# The OpenAPI schema at /api/0/schema/ and Swagger UI at /api/0/docs/ (statsapi/schema.py).
+# Swagger UI's files come from drf-spectacular-sidecar, served by WhiteNoise: no CDN. Both pages
+# need no credentials and no database.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "statsapi",
+    "DESCRIPTION": (
+        "A Sentry-compatible API for event counts. Authenticate with `Authorization: Bearer "
+        '<token>`. Errors are `{"detail": "..."}`.'
+    ),
+    "VERSION": "0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/api/0",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "statsapi.schema.add_series_component",
+    ],
+}
+# API abuse limits (statsapi/throttling.py), REQUESTS/SECONDS or off: per token (or logged-in
+# user) and per client address. A dashboard of 20 panels refreshing every 5 s makes 240
+# requests a minute.
+API_RATE_LIMIT_TOKEN = env_rate("API_RATE_LIMIT_TOKEN", (1200, 60))
+API_RATE_LIMIT_ADDRESS = env_rate("API_RATE_LIMIT_ADDRESS", (3600, 60))
 
 # --- Security headers -----------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"

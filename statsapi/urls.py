@@ -1,8 +1,10 @@
 """URL wiring: the Sentry-compatible API under /api/0/, ingest under /api/<project_id>/, the
-admin under /admin/, health checks at /_health/, Prometheus metrics at /metrics."""
+admin under /admin/, health checks at /_health/, Prometheus metrics at /metrics, the OpenAPI
+schema at /api/0/schema/ and its interactive docs at /api/0/docs/."""
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from statsapi.admin_usage import usage_overview
 from statsapi.health import health
@@ -24,6 +26,8 @@ urlpatterns = [
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("admin/usage/", admin.site.admin_view(usage_overview), name="admin-usage"),
     path("admin/", admin.site.urls),
+    path("api/0/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/0/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/0/", include("organizations.urls")),
     path("api/0/", include("ingest.api_urls")),
     path("api/", include("ingest.urls")),

@@ -149,9 +149,17 @@ def test_the_project_page_lists_each_key_dsn(staff_client: Client, world: dict[s
 
 
 def create_user_token(client: Client, owner: Any, **extra: Any) -> Any:
+    """POST the add form; a valid one is followed to the page its redirect names."""
     data = {"name": "deploy", "user": owner.pk, "scopes": ["org:read", "project:read"]}
     data.update(extra)
-    return client.post(admin_url("apitoken", "add"), data)
+    return follow_created(client, client.post(admin_url("apitoken", "add"), data))
+
+
+def follow_created(client: Client, response: Any) -> Any:
+    if response.status_code != 303:
+        return response
+    assert "sntry" not in response.content.decode()
+    return client.get(response["Location"])
 
 
 def shown_token(response: Any) -> str:
@@ -199,6 +207,49 @@ def test_the_token_is_never_shown_again(staff_client: Client, superuser: Any) ->
     assert token.display in change_page
 
 
+def test_the_add_form_redirects_and_a_reload_neither_shows_nor_creates_a_token(
+    staff_client: Client, superuser: Any
+) -> None:
+    data = {"name": "deploy", "user": superuser.pk, "scopes": ["org:read"]}
+    posted = staff_client.post(admin_url("apitoken", "add"), data)
+    token = ApiToken.objects.get()
+
+    assert posted.status_code == 303
+    assert posted["Location"] == reverse("admin:organizations_apitoken_created", args=[token.pk])
+    assert "sntryu_" not in posted.content.decode()
+    first = staff_client.get(posted["Location"])
+    plaintext = shown_token(first)
+    reload = staff_client.get(posted["Location"], follow=True)
+
+    assert authenticate(plaintext)[1].pk == token.pk
+    assert ApiToken.objects.count() == 1
+    assert reload.redirect_chain == [(admin_url("apitoken", "change", token.pk), 302)]
+    content = reload.content.decode()
+    assert plaintext[len(token.token_lookup) : -4] not in content
+    assert "was shown once, when it was created, and cannot be shown again" in content
+    assert "statsapi_new_token" not in staff_client.session
+
+
+def test_another_admin_session_cannot_see_a_new_token(
+    staff_client: Client, superuser: Any, django_user_model: Any
+) -> None:
+    """The secret lives in the creating admin's session only."""
+    posted = staff_client.post(
+        admin_url("apitoken", "add"),
+        {"name": "deploy", "user": superuser.pk, "scopes": ["org:read"]},
+    )
+    other = Client()
+    other.force_login(
+        django_user_model.objects.create_superuser(username="other", password="other-pass-1")
+    )
+
+    response = other.get(posted["Location"], follow=True)
+
+    assert 'value="sntryu_' not in response.content.decode()
+    assert "cannot be shown again" in response.content.decode()
+    assert shown_token(staff_client.get(posted["Location"])).startswith("sntryu_")
+
+
 def test_an_expiry_can_be_set_when_creating_a_token(staff_client: Client, superuser: Any) -> None:
     expires = timezone.localtime(timezone.now() + timedelta(days=2))
 
@@ -220,9 +271,12 @@ def test_it_shows_a_new_organization_token_once_and_it_works(
 ) -> None:
     acme = world["organization"]
 
-    response = staff_client.post(
-        admin_url("orgauthtoken", "add"),
-        {"name": "ci-2", "organization": acme.pk, "scopes": ["org:read"]},
+    response = follow_created(
+        staff_client,
+        staff_client.post(
+            admin_url("orgauthtoken", "add"),
+            {"name": "ci-2", "organization": acme.pk, "scopes": ["org:read"]},
+        ),
     )
 
     assert response.status_code == 200, response.content
