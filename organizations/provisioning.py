@@ -36,6 +36,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.http import Http404
+from drf_spectacular.plumbing import build_array_type, build_basic_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -132,8 +133,11 @@ def doc(
     """@extend_schema of one provisioning operation: its success answer and an example."""
     responses: dict[int, Any] = {status_code: None}
     if example is not None:
+        body = OpenApiTypes.OBJECT
+        if isinstance(example, list):
+            body = build_array_type(build_basic_type(OpenApiTypes.OBJECT))
         responses[status_code] = OpenApiResponse(
-            response=OpenApiTypes.OBJECT,
+            response=body,
             examples=[OpenApiExample(summary, example, response_only=True)],
         )
     return extend_schema(
