@@ -15,10 +15,12 @@ CMD ["sh", "-c", "python manage.py migrate --noinput && exec gunicorn statsapi.w
 
 FROM web AS tests
 USER root
-# make runs the test command; curl and docker-compose are used by the tests themselves, and
-# redis-server/redis-cli start the throwaway Redis Cluster and replica some tests need.
+# make runs the test command; curl, docker-compose and nginx (the proxy's configuration, run
+# in front of a test gunicorn) are used by the tests themselves, and redis-server/redis-cli
+# start the throwaway Redis servers and Cluster some tests need.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends make curl docker-compose redis-server redis-tools \
+    && apt-get install -y --no-install-recommends make curl docker-compose nginx-light \
+       redis-server redis-tools \
     && rm -rf /var/lib/apt/lists/*
 # The Makefile's VENV is /opt/venv (from ENV); its stamps, touched after every COPY, say the
 # requirements are in, so `make test` installs nothing as the unprivileged user. Tests that

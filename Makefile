@@ -42,7 +42,7 @@ compose-check:
 	docker-compose config -q
 
 bench: $(VENV)/.dev-installed
-	$(BIN)/python bench/tsdb_bench.py && $(BIN)/python bench/ingest_bench.py
+	$(BIN)/python bench/tsdb_bench.py && $(BIN)/python bench/ingest_bench.py && $(BIN)/python bench/stats_bench.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

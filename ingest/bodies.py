@@ -6,13 +6,16 @@ de-chunks it and marks that with ``wsgi.input_terminated``; a server that does n
 gets 411 for a chunked body instead of a hang.
 
 Every limit is enforced while reading or decompressing: at most ``max_request`` bytes are read
-and at most ``max_decompressed`` bytes are produced, whatever the compression ratio.
+and at most ``max_decompressed`` bytes are produced, whatever the compression ratio, all gzip
+members together. Each compressed byte is decompressed once, in bounded steps. A body the
+server cannot give (malformed chunks, an upload cut off) is a 400.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import io
 import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -23,14 +26,16 @@ from ingest.errors import IngestError, bad_request, too_large
 
 READ_CHUNK = 64 * 1024
 DECOMPRESS_CHUNK = 256 * 1024
-# Each coding and each gzip member is another pass over up to the decompressed cap; no SDK
-# sends more than one of either.
+INFLATE_INPUT_CHUNK = 64 * 1024
+# Each coding is another pass over up to the decompressed cap, and each gzip member costs a
+# decompressor; no SDK sends more than one of either.
 MAX_CODINGS = 2
 MAX_GZIP_MEMBERS = 64
 
 
 def read_body(environ: Mapping[str, Any], *, max_request: int) -> bytes:
-    """The raw request body; 413 past ``max_request`` bytes, 411 for an unreadable chunked body."""
+    """The raw request body; 413 past ``max_request`` bytes, 411 for a chunked body the server
+    did not de-chunk, 400 for one it could not (or a body shorter than its Content-Length)."""
     stream = environ.get("wsgi.input")
     raw_length = environ.get("CONTENT_LENGTH") or ""
     if raw_length:
@@ -57,7 +62,7 @@ def _read_exactly(stream: Any, length: int) -> bytes:
     parts = []
     remaining = length
     while remaining > 0:
-        data = stream.read(min(READ_CHUNK, remaining))
+        data = _read(stream, min(READ_CHUNK, remaining))
         if not data:
             raise bad_request("Request body shorter than its Content-Length")
         parts.append(data)
@@ -66,7 +71,35 @@ def _read_exactly(stream: Any, length: int) -> bytes:
 
 
 def _read_to_end(stream: Any, max_request: int) -> bytes:
-    return _capped(stream.read, max_request, chunk=READ_CHUNK, what="Request body")
+    return _capped(
+        lambda size: _read(stream, size), max_request, chunk=READ_CHUNK, what="Request body"
+    )
+
+
+def _read(stream: Any, size: int) -> bytes:
+    """``stream.read(size)``; 400 when the server cannot give the body.
+
+    gunicorn de-chunks while the body is read, so a malformed chunked body (a chunk size that
+    is not hex, a chunk not followed by CRLF, a bad trailer) surfaces here as one of its
+    ``ParseException``s, and an upload cut off before its last chunk as ``NoMoreData`` (an
+    ``OSError``, as is a connection reset mid-read). Whatever the server raises while reading
+    means the request has no body to read: it is the client's 400, not a server error."""
+    try:
+        return bytes(stream.read(size))
+    except Exception as exc:
+        detail = _FRAMING_ERRORS.get(type(exc).__name__, "it could not be read")
+        raise bad_request(f"Malformed or incomplete request body: {detail}") from None
+
+
+# gunicorn's exception class names -> what the client did wrong.
+_FRAMING_ERRORS = {
+    "NoMoreData": "it ended before its last chunk",
+    "InvalidChunkSize": "a chunk size is not a hexadecimal number",
+    "ChunkMissingTerminator": "a chunk is not followed by CRLF",
+    "InvalidChunkExtension": "a chunk extension is invalid",
+    "InvalidHeader": "its trailer is invalid",
+    "LimitRequestHeaders": "its trailer is too large",
+}
 
 
 def _capped(
@@ -78,45 +111,61 @@ def _capped(
 ) -> bytes:
     """Collect output from ``produce(max_bytes)`` until it returns nothing, never holding
     more than ``cap`` bytes; 413 naming ``what`` past it."""
-    parts = []
+    collected = io.BytesIO()
     total = 0
     while True:
         out = produce(min(chunk, cap - total + 1))
         if not out:
-            return b"".join(parts)
+            return collected.getvalue()
         total += len(out)
         if total > cap:
             raise too_large(f"{what} larger than {cap} bytes")
-        parts.append(out)
+        collected.write(out)
 
 
 def _inflate(data: bytes, wbits: int, cap: int) -> bytes:
-    """zlib/gzip/raw deflate (by ``wbits``), concatenated gzip members included."""
-    parts = []
+    """zlib/gzip/raw deflate (by ``wbits``), concatenated gzip members included.
+
+    The input is fed in slices of at most INFLATE_INPUT_CHUNK bytes and each call produces at
+    most DECOMPRESS_CHUNK bytes, so every compressed byte is decompressed once and no call
+    does more than a bounded amount of work. When a member ends, the input it did not use
+    (``unused_data``, at most one slice) is where the next member starts. Every member's output
+    counts against ``cap``, and there are at most MAX_GZIP_MEMBERS members."""
+    gzip = bool(wbits & 16)
+    view = memoryview(data)
+    size = len(data)
+    # getvalue() hands over BytesIO's own buffer: the output is held once, not twice as a
+    # list of parts and their join would.
+    collected = io.BytesIO()
     total = 0
-    while data:
-        if len(parts) == MAX_GZIP_MEMBERS:
+    pos = 0  # input before ``pos`` has been fed to a decompressor
+    members = 0
+    while True:
+        members += 1
+        if members > MAX_GZIP_MEMBERS:
             raise bad_request(
                 f"More than {MAX_GZIP_MEMBERS} gzip members", reason="invalid_compression"
             )
         d = zlib.decompressobj(wbits)
-        pending = data
-
-        def produce(limit: int, d: Any = d) -> bytes:
-            nonlocal pending
-            out = d.decompress(pending, limit)
+        pending: bytes | memoryview = b""
+        while not d.eof:
+            if not pending and pos < size:
+                pending = view[pos : pos + INFLATE_INPUT_CHUNK]
+                pos += len(pending)
+            out = d.decompress(pending, min(DECOMPRESS_CHUNK, cap - total + 1))
             pending = d.unconsumed_tail
-            return out
-
-        out = _capped(produce, cap - total)
-        total += len(out)
-        parts.append(out)
-        if not d.eof:
-            raise bad_request("Truncated compressed body", reason="invalid_compression")
-        data = d.unused_data if wbits & 16 else b""
-        if data and not data.strip(b"\x00"):
-            data = b""
-    return b"".join(parts)
+            if not out and not pending and pos >= size and not d.eof:
+                raise bad_request("Truncated compressed body", reason="invalid_compression")
+            total += len(out)
+            if total > cap:
+                raise too_large(f"Decompressed body larger than {cap} bytes")
+            collected.write(out)
+        pos -= len(d.unused_data)  # fed past this member's end: the next member's start
+        if not gzip or pos >= size:
+            break
+        if data[pos] == 0 and not data[pos:].strip(b"\x00"):
+            break  # zero padding after the last member (some tools write it)
+    return collected.getvalue()
 
 
 def _unbrotli(data: bytes, cap: int) -> bytes:
@@ -127,11 +176,13 @@ def _unbrotli(data: bytes, cap: int) -> bytes:
         nonlocal first
         if first:
             first = False
-            return d.process(data, output_buffer_limit=limit)
+            out: bytes = d.process(data, output_buffer_limit=limit)
+            return out
         if d.is_finished():
             return b""
         # Input stays buffered inside the decompressor; empty input drains it.
-        return d.process(b"", output_buffer_limit=limit)
+        rest: bytes = d.process(b"", output_buffer_limit=limit)
+        return rest
 
     out = _capped(produce, cap)
     if not d.is_finished():

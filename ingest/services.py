@@ -14,9 +14,7 @@ and organization both have quotas makes one more (giving back the quota the othe
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
-import json
 import logging
 import math
 import time
@@ -32,7 +30,7 @@ from redis.exceptions import RedisError
 import tsdb
 from ingest import auth
 from ingest.bodies import decode_content, decode_legacy_store_body, read_body
-from ingest.envelope import Item, json_object, normalize_event_id, parse_envelope
+from ingest.envelope import Item, client_report, json_object, normalize_event_id, parse_envelope
 from ingest.errors import IngestError, too_large
 from ingest.events import event_timestamp
 from ingest.filters import filter_event, parse_ip
@@ -271,8 +269,13 @@ def _answer(limited: RateLimit | None, event_id: str | None) -> IngestResult:
     )
 
 
-def _decoded_body(environ: Mapping[str, Any]) -> bytes:
-    raw = read_body(environ, max_request=settings.INGEST_MAX_REQUEST_BYTES)
+def _raw_body(environ: Mapping[str, Any]) -> bytes:
+    """The body as sent. One that cannot be read (too long, cut off, malformed chunks) is
+    refused before anything in it is known: no outcome is recorded for it."""
+    return read_body(environ, max_request=settings.INGEST_MAX_REQUEST_BYTES)
+
+
+def _decoded(raw: bytes, environ: Mapping[str, Any]) -> bytes:
     return decode_content(
         raw,
         environ.get("HTTP_CONTENT_ENCODING") or "",
@@ -292,7 +295,7 @@ def envelope_ingest(
     config = None
     if credentials.public_key:
         config = auth.authenticate(credentials.public_key, project_id)
-    body = _decoded_body(environ)  # refused before any item is known: no outcome to record
+    body = _decoded(_raw_body(environ), environ)  # refused before any item is known
     try:
         envelope = parse_envelope(body, max_event_bytes=settings.INGEST_MAX_EVENT_BYTES)
     except IngestError as exc:
@@ -317,9 +320,10 @@ def envelope_ingest(
                 payload = json_object(item.payload, f"The {item.type} item")
                 events.append(ErrorEvent(ITEM_CATEGORIES[item.type], payload))
             elif item.type == "client_report":
-                # A broken client report is dropped, as Relay does.
-                with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
-                    recorder.client_report(json.loads(item.payload))
+                # A broken (or oversized) client report is dropped, as Relay does.
+                report = client_report(item.payload)
+                if report is not None:
+                    recorder.client_report(report)
             else:
                 category = ITEM_CATEGORIES.get(item.type)
                 if category is not None:
@@ -350,9 +354,10 @@ def store_ingest(
     received = time.time()
     credentials = auth.request_credentials(environ, query)
     config = auth.authenticate(credentials.public_key, project_id)
+    raw = _raw_body(environ)
     try:
         body = decode_legacy_store_body(
-            _decoded_body(environ), max_decompressed=settings.INGEST_MAX_DECOMPRESSED_BYTES
+            _decoded(raw, environ), max_decompressed=settings.INGEST_MAX_DECOMPRESSED_BYTES
         )
         if len(body) > settings.INGEST_MAX_EVENT_BYTES:
             raise too_large(f"An event is larger than {settings.INGEST_MAX_EVENT_BYTES} bytes")

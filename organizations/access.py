@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from rest_framework.request import Request
 
+from organizations.cache import access_cache
 from organizations.models import ApiToken, Organization, OrganizationMember, OrgAuthToken
 from organizations.scopes import ALL_SCOPES
 
@@ -23,6 +24,34 @@ class Access:
         return any(scope in self.scopes for scope in required)
 
 
+NO_MEMBERSHIP: tuple[None, frozenset[int]] = (None, frozenset())
+
+
+def load_membership(
+    *, organization_id: int, user_id: int
+) -> tuple[OrganizationMember | None, frozenset[int]]:
+    """The user's membership in the organization and its team ids, read from the database."""
+    member = (
+        OrganizationMember.objects.filter(organization_id=organization_id, user_id=user_id)
+        .prefetch_related("teams")
+        .first()
+    )
+    if member is None:
+        return NO_MEMBERSHIP
+    return member, frozenset(team.pk for team in member.teams.all())
+
+
+def membership_get(
+    *, organization_id: int, user_id: int
+) -> tuple[OrganizationMember | None, frozenset[int]]:
+    """`(member, team ids)` of the user in the organization, `(None, {})` for a non-member;
+    cached in the process (the member is the cached instance: read-only)."""
+    return access_cache.get_or_load(
+        ("member", organization_id, user_id),
+        lambda: load_membership(organization_id=organization_id, user_id=user_id),
+    )
+
+
 def request_token_scopes(request: Request) -> frozenset[str] | None:
     """The token's own scopes, or None for a session (browser) login."""
     if isinstance(request.auth, ApiToken | OrgAuthToken):
@@ -37,7 +66,8 @@ def access_for(request: Request, organization: Organization) -> Access:
       an organization-wide credential, not bound to teams; its scopes limit what it may do);
     - personal token: its scopes intersected with its user's role scopes in the organization;
     - session login: the user's role scopes (superusers: every scope, every project).
-    A caller with no membership gets an Access with no scopes.
+    A caller with no membership gets an Access with no scopes. The membership comes from the
+    process's access cache (organizations.cache).
     """
     token = request.auth
     if isinstance(token, OrgAuthToken):
@@ -49,11 +79,7 @@ def access_for(request: Request, organization: Organization) -> Access:
     user = request.user
     if not user.is_authenticated:
         return Access(organization)
-    member = (
-        OrganizationMember.objects.filter(organization=organization, user=user)
-        .prefetch_related("teams")
-        .first()
-    )
+    member, team_ids = membership_get(organization_id=organization.pk, user_id=user.pk)
     if member is None:
         if token is None and user.is_superuser:
             return Access(organization, scopes=frozenset(ALL_SCOPES), has_global_access=True)
@@ -66,5 +92,5 @@ def access_for(request: Request, organization: Organization) -> Access:
         scopes=frozenset(scopes),
         member=member,
         has_global_access=member.has_global_access,
-        team_ids=frozenset(team.pk for team in member.teams.all()),
+        team_ids=team_ids,
     )

@@ -13,3 +13,6 @@ class OrganizationsConfig(AppConfig):
         # Build the TSDB backend now: an unknown backend path or malformed rollups stop the
         # process at startup with ImproperlyConfigured, not at the first request.
         tsdb.configure()
+        from organizations import signals
+
+        signals.connect()  # clears the access cache on every change that matters

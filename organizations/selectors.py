@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 
 import tsdb
 from organizations.access import Access
+from organizations.cache import access_cache, cached_instance
 from organizations.models import (
     Organization,
     OrganizationStatus,
@@ -78,9 +79,18 @@ def _by_slug_then_id(queryset: QuerySet[M], id_or_slug: str) -> M | None:
     return found
 
 
-def organization_get(*, id_or_slug: str) -> Organization | None:
-    """The organization whose slug is `id_or_slug`, else (all digits) whose id it is."""
-    return _by_slug_then_id(Organization.objects.all(), id_or_slug)
+def organization_get(*, id_or_slug: str, cached: bool = False) -> Organization | None:
+    """The organization whose slug is `id_or_slug`, else (all digits) whose id it is.
+
+    `cached=True` (reads only: GET, HEAD, OPTIONS) answers from the process's access cache,
+    at most ACCESS_CACHE_TTL old (organizations.cache); the same holds for the other lookups.
+    """
+    if not cached:
+        return _by_slug_then_id(Organization.objects.all(), id_or_slug)
+    return cached_instance(
+        ("organization", id_or_slug),
+        lambda: _by_slug_then_id(Organization.objects.all(), id_or_slug),
+    )
 
 
 def organization_list_visible(
@@ -98,25 +108,46 @@ def organization_list_visible(
     return organizations.order_by("slug", "id")
 
 
-def team_get(*, organization: Organization, id_or_slug: str) -> Team | None:
-    """A team of `organization`, by slug, else by id."""
-    return _by_slug_then_id(Team.objects.filter(organization=organization), id_or_slug)
+def team_get(*, organization: Organization, id_or_slug: str, cached: bool = False) -> Team | None:
+    """A team of `organization`, by slug, else by id (`cached`: see organization_get)."""
+
+    def load() -> Team | None:
+        return _by_slug_then_id(Team.objects.filter(organization=organization), id_or_slug)
+
+    if not cached:
+        return load()
+    return cached_instance(("team", organization.pk, id_or_slug), load)
 
 
-def project_get(*, organization: Organization, id_or_slug: str) -> Project | None:
+def project_get(
+    *, organization: Organization, id_or_slug: str, cached: bool = False
+) -> Project | None:
     """A project of `organization`, by slug, else by id; its `organization` is the one
-    passed in (not read again)."""
-    project = _by_slug_then_id(Project.objects.filter(organization=organization), id_or_slug)
+    passed in (not read again). `cached`: see organization_get."""
+
+    def load() -> Project | None:
+        return _by_slug_then_id(Project.objects.filter(organization=organization), id_or_slug)
+
+    project = cached_instance(("project", organization.pk, id_or_slug), load) if cached else load()
     if project is not None:
         project.organization = organization
     return project
 
 
-def project_key_get(*, project: Project, public_key: str) -> ProjectKey | None:
-    """A DSN key of `project` by its public key (32 lowercase hex); None for anything else."""
+def project_key_get(
+    *, project: Project, public_key: str, cached: bool = False
+) -> ProjectKey | None:
+    """A DSN key of `project` by its public key (32 lowercase hex); None for anything else.
+    `cached`: see organization_get."""
     if not is_public_key(public_key):
         return None
-    return ProjectKey.objects.filter(project=project, public_key=public_key).first()
+
+    def load() -> ProjectKey | None:
+        return ProjectKey.objects.filter(project=project, public_key=public_key).first()
+
+    if not cached:
+        return load()
+    return cached_instance(("key", project.pk, public_key), load)
 
 
 def project_list_visible(*, access: Access) -> QuerySet[Project]:
@@ -129,8 +160,49 @@ def project_list_visible(*, access: Access) -> QuerySet[Project]:
     return projects.order_by("id")
 
 
+def project_ids_visible(*, access: Access) -> tuple[int, ...]:
+    """The ids of the projects `access` may see (as project_list_visible), ascending; cached
+    in the process (organizations.cache)."""
+    organization_id = access.organization.pk
+    teams = None if access.has_global_access else access.team_ids
+    return access_cache.get_or_load(
+        ("visible-projects", organization_id, teams),
+        lambda: tuple(project_list_visible(access=access).values_list("pk", flat=True)),
+    )
+
+
+def project_team_ids(*, project_id: int) -> frozenset[int]:
+    """The ids of the project's teams; cached in the process."""
+    return access_cache.get_or_load(
+        ("project-teams", project_id),
+        lambda: frozenset(
+            Project.teams.through.objects.filter(project_id=project_id).values_list(
+                "team_id", flat=True
+            )
+        ),
+    )
+
+
+def team_project_ids(*, team_id: int) -> frozenset[int]:
+    """The ids of the team's projects; cached in the process."""
+    return access_cache.get_or_load(
+        ("team-projects", team_id),
+        lambda: frozenset(
+            Project.teams.through.objects.filter(team_id=team_id).values_list(
+                "project_id", flat=True
+            )
+        ),
+    )
+
+
 def project_is_visible(*, access: Access, project: Project) -> bool:
-    return project_list_visible(access=access).filter(pk=project.pk).exists()
+    """Whether `access` may see `project` (one of project_list_visible); answered from the
+    process's access cache."""
+    if project.organization_id != access.organization.pk:
+        return False
+    if access.has_global_access:
+        return True
+    return not access.team_ids.isdisjoint(project_team_ids(project_id=project.pk))
 
 
 def stats_series_get(
@@ -196,12 +268,11 @@ def organization_project_stats_get(
     """Series of `stat` (a key of ORGANIZATION_PROJECT_STATS) per visible project of the
     organization (`group=project`), optionally only those in `project_ids` and in `ids`;
     invisible ids are silently left out. Keyed by project id."""
-    projects = project_list_visible(access=access)
-    if project_ids is not None:
-        projects = projects.filter(pk__in=project_ids)
-    if ids is not None:
-        projects = projects.filter(pk__in=ids)
-    keys = list(projects.values_list("pk", flat=True))
+    keys = [
+        pk
+        for pk in project_ids_visible(access=access)
+        if (project_ids is None or pk in project_ids) and (ids is None or pk in ids)
+    ]
     model = ORGANIZATION_PROJECT_STATS[stat]
     return stats_series_get(model=model, keys=keys, start=start, end=end, rollup=rollup)
 
@@ -235,7 +306,9 @@ def team_stats_get(
 ) -> Series | None:
     """The sum of the `stat` series (a key of TEAM_STATS) of the team's projects visible to
     `access`; None when it has none."""
-    keys = list(project_list_visible(access=access).filter(teams=team).values_list("pk", flat=True))
+    keys = team_project_ids(team_id=team.pk)
+    if not access.has_global_access:
+        keys = keys.intersection(project_ids_visible(access=access))
     if not keys:
         return None
     series = stats_series_get(

@@ -14,6 +14,7 @@ from django.utils import translation
 from django.utils.cache import patch_vary_headers
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -90,7 +91,12 @@ class OrganizationScopedEndpoint(ApiEndpoint):
     access: Access
 
     def get_organization(self, request: Request, organization_id_or_slug: str) -> Organization:
-        organization = selectors.organization_get(id_or_slug=organization_id_or_slug)
+        """The organization of the path (404 if none), with `self.access` set (403 without
+        the permission's scope there). Reads (GET, HEAD, OPTIONS) come from the process's
+        access cache; writes read the database."""
+        organization = selectors.organization_get(
+            id_or_slug=organization_id_or_slug, cached=request.method in SAFE_METHODS
+        )
         if organization is None:
             raise Http404
         self.access = access_for(request, organization)
@@ -102,7 +108,11 @@ class OrganizationScopedEndpoint(ApiEndpoint):
     ) -> Project:
         """A project the caller may see: 404 if it does not exist, 403 if not visible."""
         organization = self.get_organization(request, organization_id_or_slug)
-        project = selectors.project_get(organization=organization, id_or_slug=project_id_or_slug)
+        project = selectors.project_get(
+            organization=organization,
+            id_or_slug=project_id_or_slug,
+            cached=request.method in SAFE_METHODS,
+        )
         if project is None:
             raise Http404
         if not selectors.project_is_visible(access=self.access, project=project):
@@ -229,7 +239,9 @@ class TeamStatsEndpoint(OrganizationScopedEndpoint):
     )
     def get(self, request: Request, organization_id_or_slug: str, team_id_or_slug: str) -> Response:
         organization = self.get_organization(request, organization_id_or_slug)
-        team = selectors.team_get(organization=organization, id_or_slug=team_id_or_slug)
+        team = selectors.team_get(
+            organization=organization, id_or_slug=team_id_or_slug, cached=True
+        )
         if team is None:
             raise Http404
         serializer = TeamStatsSerializer(data=request.query_params)
@@ -283,7 +295,9 @@ class ProjectKeyStatsEndpoint(OrganizationScopedEndpoint):
         key_id: str,
     ) -> Response:
         project = self.get_project(request, organization_id_or_slug, project_id_or_slug)
-        key: ProjectKey | None = selectors.project_key_get(project=project, public_key=key_id)
+        key: ProjectKey | None = selectors.project_key_get(
+            project=project, public_key=key_id, cached=True
+        )
         if key is None:
             raise Http404
         serializer = StatsWindowSerializer(data=request.query_params)

@@ -23,6 +23,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from statsapi.env import env_bool
 from statsapi.gunicorn_hooks import child_exit, on_exit, prepare_metrics_dir
+from statsapi.gunicorn_http import LIMITS, install_json_errors
 
 __all__ = ["child_exit", "on_exit", "post_worker_init"]
 
@@ -69,6 +70,11 @@ prepare_metrics_dir()
 # No control socket: by default gunicorn puts one at ~/.gunicorn/gunicorn.ctl, which every other
 # gunicorn of the same user (a second checkout, the test suite) would take over or remove.
 control_socket_disable = True
+# Request limits a Sentry SDK never reaches; gunicorn's own errors (414, 431, 400) as JSON.
+limit_request_line = LIMITS["limit_request_line"]
+limit_request_fields = LIMITS["limit_request_fields"]
+limit_request_field_size = LIMITS["limit_request_field_size"]
+install_json_errors()
 
 
 def post_worker_init(worker: Any) -> None:

@@ -12,11 +12,13 @@ view lists them by hand and none is forgotten:
   the stats endpoints), both with ``Retry-After``,
 
 each with the ``{"detail": "..."}`` body (``ErrorSerializer``). A view states its own success
-answer, query parameters and examples with ``@extend_schema``.
+answer, query parameters and examples with ``@extend_schema``; without a declared summary, the
+first line of its docstring is the summary.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -167,6 +169,16 @@ class ApiAutoSchema(AutoSchema):
         if "{" in self.path:
             statuses.append(404)
         return [*statuses, 429, 503]
+
+    def get_summary(self) -> str | None:
+        """The declared summary, else the first line of the view's (or method's) docstring
+        without a leading "`METHOD /path/`:"."""
+        declared = super().get_summary()
+        if declared:
+            return declared
+        first_line = (self.get_description() or "").strip().split("\n", 1)[0]
+        summary = re.sub(r"^`[A-Z]+ [^`]*`:\s*", "", first_line).strip()
+        return (summary[:1].upper() + summary[1:]) or None
 
     def _get_response_bodies(self, direction: Any = "response") -> Any:
         # Not get_response_serializers: @extend_schema(responses=...) overrides that one.

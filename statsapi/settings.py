@@ -220,6 +220,12 @@ for _proxy in INGEST_TRUSTED_PROXIES:
         ) from None
 
 # --- Stats API ------------------------------------------------------------------------------
+# Seconds each process keeps what authentication and access checks read (tokens, memberships,
+# organizations, teams, projects, keys) before reading them again: how long a change made in
+# another process (a revoked token, a removed member) may go unseen. organizations/cache.py.
+ACCESS_CACHE_TTL = float(env_int("ACCESS_CACHE_TTL", 5))
+if not 0 <= ACCESS_CACHE_TTL <= 10:
+    raise ImproperlyConfigured("ACCESS_CACHE_TTL must be between 0 and 10 seconds")
 # Integer bucket timestamps instead of floats in [ts, count] series (typed OpenAPI clients).
 STATS_INTEGER_TIMESTAMPS = env_bool("STATS_INTEGER_TIMESTAMPS", False)
 

@@ -3,6 +3,7 @@
 - Each pytest run gets its own PostgreSQL test database (several runs can share a machine).
 - Each test gets its own Redis key prefix for the TSDB and the quotas, on the RedisTSDB backend,
   and every key under that prefix is deleted afterwards. Nothing else in Redis is touched.
+- Each test starts and ends with an empty access cache (organizations.cache) in this process.
 """
 
 from __future__ import annotations
@@ -42,6 +43,17 @@ def redis_prefix(settings, redis_client: redis.Redis) -> Iterator[str]:
     settings.REDIS_URL = REDIS_URL
     yield prefix
     delete_prefix(redis_client, prefix)
+
+
+@pytest.fixture(autouse=True)
+def cold_access_cache() -> Iterator[None]:
+    """Every test starts with this process's access cache empty (rows of an earlier test were
+    rolled back, which sends no signal) and leaves it empty."""
+    from organizations import cache
+
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(scope="session")

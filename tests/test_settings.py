@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import uuid
@@ -23,7 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
-import yaml
+from compose_redis import compose
+from compose_redis import compose_config as parsed_compose_config
 
 import tsdb
 from tsdb.base import TSDBModel
@@ -232,6 +232,8 @@ BAD_VALUES = [
     ("PUBLIC_URL", "http://127.0.0.1:eighty", "PUBLIC_URL must be an http(s) URL"),
     ("INGEST_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local", "'proxy.local' is not an IP address"),
     ("INGEST_CONFIG_CACHE_TTL", "60", "INGEST_CONFIG_CACHE_TTL must be between 0 and 10"),
+    ("ACCESS_CACHE_TTL", "60", "ACCESS_CACHE_TTL must be between 0 and 10"),
+    ("ACCESS_CACHE_TTL", "5s", "ACCESS_CACHE_TTL must be an integer"),
     ("INGEST_MAX_EVENT_BYTES", "1MB", "INGEST_MAX_EVENT_BYTES must be an integer"),
     ("LOG_LEVEL", "loud", "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL"),
 ]
@@ -404,30 +406,9 @@ def test_env_example_lists_every_variable_the_server_reads() -> None:
 # --- docker-compose.yml and Dockerfile ----------------------------------------------------------
 
 
-def compose(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
-    """docker-compose with SECRET_KEY set (the compose file requires it) unless overridden."""
-    executable = shutil.which("docker-compose")
-    if executable is None:
-        pytest.fail(
-            "docker-compose is not installed; install Debian's: apt-get install docker-compose"
-        )
-    return subprocess.run(
-        [executable, "--profile", "tests", "-f", str(ROOT / "docker-compose.yml"), *args],
-        cwd=ROOT,
-        env=environment(**{"SECRET_KEY": "compose-test-secret", **variables}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def compose_config() -> dict[str, Any]:
-    result = compose("config")
-    assert result.returncode == 0, result.stderr
-    config: dict[str, Any] = yaml.safe_load(result.stdout)
-    return config
+    return parsed_compose_config()
 
 
 def test_docker_compose_accepts_the_compose_file() -> None:
@@ -444,7 +425,7 @@ def test_docker_compose_refuses_to_start_without_a_secret_key() -> None:
     assert "Set SECRET_KEY to a long random string" in result.stderr
 
 
-@pytest.mark.parametrize("service", ["postgres", "redis", "web"])
+@pytest.mark.parametrize("service", ["postgres", "redis", "web", "proxy"])
 def test_the_compose_services_have_health_checks(
     compose_config: dict[str, Any], service: str
 ) -> None:
@@ -469,7 +450,7 @@ def test_the_app_services_wait_for_healthy_postgres_and_redis(
     assert environment["SECRET_KEY"]
 
 
-def test_web_migrates_then_runs_gunicorn_on_loopback(compose_config: dict[str, Any]) -> None:
+def test_web_migrates_then_runs_gunicorn_behind_the_proxy(compose_config: dict[str, Any]) -> None:
     web = compose_config["services"]["web"]
 
     assert "command" not in web
@@ -477,7 +458,10 @@ def test_web_migrates_then_runs_gunicorn_on_loopback(compose_config: dict[str, A
     assert (
         "python manage.py migrate --noinput && exec gunicorn statsapi.wsgi:application" in command
     )
-    assert web["ports"] == ["127.0.0.1:8000:8000/tcp"]
+    # Only the proxy publishes a port, on loopback; web is reached through it.
+    assert "ports" not in web
+    assert web["expose"] == ["8000"]
+    assert compose_config["services"]["proxy"]["ports"] == ["127.0.0.1:8000:80/tcp"]
 
 
 def test_the_tests_service_runs_the_readme_test_command(compose_config: dict[str, Any]) -> None:

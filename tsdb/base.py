@@ -214,6 +214,16 @@ class BaseTSDB:
 
     ``rollups``: ordered ``(seconds, samples)`` pairs, finest first (default 10 s x 360,
     1 min x 720, 1 h x 2160). ``clock``: returns the current epoch seconds (tests inject one).
+
+    The daily summary (``daily``): when the coarsest rollup divides a day and keeps at least
+    two days (the default 1 h x 2160 does), every count is also added to a 1-day bucket
+    (aligned to UTC midnight) that expires when the first coarsest bucket of its day does.
+    It is not a kept rollup (resolutions, the optimal rollup, limits and retention are the
+    coarsest rollup's, exactly as without it): a read at a multiple of 1 day takes every day
+    whose coarsest buckets are all still kept from it (one value instead of 24), and the
+    first, partly expired day from the coarsest buckets, so it returns exactly the sums of
+    the coarsest buckets. A write counts a day only while that day is whole, so a day is read
+    from the summary only when summary and coarsest buckets hold the same counts.
     """
 
     def __init__(
@@ -229,12 +239,21 @@ class BaseTSDB:
         # rollup seconds -> how long one of its buckets lives (seconds * samples)
         self._retention: dict[int, int] = {r: r * n for r, n in self.rollups}
         self._rollup_us: tuple[tuple[int, int], ...] = tuple((r, r * _US) for r, _ in self.rollups)
+        # The daily summary: see ``daily``.
+        coarsest, samples = self.rollups[-1]
+        self.daily: int | None = None
+        if coarsest < _DAY and _DAY % coarsest == 0 and coarsest * samples >= 2 * _DAY:
+            self.daily = _DAY
+            self._retention[_DAY] = coarsest * samples
+        self._stored_us: tuple[tuple[int, int], ...] = self._rollup_us + (
+            ((_DAY, _DAY * _US),) if self.daily else ()
+        )
 
     # -- storage primitives ------------------------------------------------------------------
 
     def _write(self, plan: WritePlan) -> None:
-        """Add every count in ``plan`` ((model, rollup, bucket) -> {field: count}). A bucket's
-        data must disappear at ``bucket + rollup * samples`` (``self.expires_at``)."""
+        """Add every count in ``plan`` ((model, rollup, bucket) -> {field: count}; rollup is a
+        kept rollup or ``daily``). A bucket's data must disappear at ``self.expires_at``."""
         raise NotImplementedError
 
     def _read(
@@ -251,6 +270,14 @@ class BaseTSDB:
         order. This default calls ``_read`` once per model; a backend whose ``_read`` costs a
         round trip overrides it to read every model in one."""
         return [self._read(model, rollup, buckets, fields) for model in models]
+
+    def _read_spans(
+        self, models: list[int], spans: list[tuple[int, list[int]]], fields: list[str]
+    ) -> list[list[list[list[int]]]]:
+        """``_read_multi`` of several ``(rollup, buckets)`` spans at once: one result per
+        span. This default reads span by span; a backend whose read costs a round trip
+        overrides it to read them all in one."""
+        return [self._read_multi(models, rollup, buckets, fields) for rollup, buckets in spans]
 
     def validate(self) -> None:
         """Check that the store is reachable; raise TSDBUnavailable if not."""
@@ -438,7 +465,7 @@ class BaseTSDB:
         now = self.clock()
         default_us = round(now * _US) if timestamp is None else to_microseconds(timestamp)
         now_s = math.floor(now)
-        rollups = self._rollup_us
+        rollups = self._stored_us
         retention = self._retention
         plan: WritePlan = {}
         for item in items:
@@ -494,11 +521,54 @@ class BaseTSDB:
         if not buckets:
             return series, {model: {key: [0] * points for key in keys} for model in model_list}
         fields = [str(key) for key in keys]
+        daily = self.daily
+        if daily and rollup % daily == 0 and source == self.rollups[-1][0]:
+            return series, self._get_days(model_list, keys, fields, window, rollup, source, begin)
         blocks = self._read_multi([int(model) for model in model_list], source, buckets, fields)
         return series, {
             model: self._align(keys, rows, first, points, rollup, source, buckets)
             for model, rows in zip(model_list, blocks, strict=True)
         }
+
+    def _get_days(
+        self,
+        models: list[TSDBModel],
+        keys: list[K],
+        fields: list[str],
+        window: tuple[int, int, int, int],
+        rollup: int,
+        source: int,
+        begin: int,
+    ) -> dict[TSDBModel, dict[K, list[int]]]:
+        """Counts at ``rollup`` (a multiple of ``daily``) from the daily summary for every
+        whole day kept, and from the coarsest rollup ``source`` (buckets from ``begin``, the
+        oldest kept) for the first day if it is partly expired (see the class docstring)."""
+        day = _DAY
+        first, last, points, _ = window
+        end = last + rollup
+        day_begin = -(-begin // day) * day
+        spans: list[tuple[int, list[int]]] = []
+        if begin < day_begin:
+            spans.append((source, list(range(begin, day_begin, source))))
+        days = list(range(day_begin, end, day))
+        if days:
+            spans.append((day, days))
+        results = self._read_spans([int(model) for model in models], spans, fields)
+        partial = begin < day_begin
+        day_buckets = ([day_begin - day] if partial else []) + days
+        counts: dict[TSDBModel, dict[K, list[int]]] = {}
+        for index, model in enumerate(models):
+            if partial and days:
+                rows = [
+                    [sum(hours), *whole]
+                    for hours, whole in zip(results[0][index], results[1][index], strict=True)
+                ]
+            elif partial:
+                rows = [[sum(hours)] for hours in results[0][index]]
+            else:
+                rows = results[0][index]
+            counts[model] = self._align(keys, rows, first, points, rollup, day, day_buckets)
+        return counts
 
     @staticmethod
     def _align(
@@ -518,13 +588,15 @@ class BaseTSDB:
                 return dict(zip(keys, rows, strict=True))
             pad = [0] * (points - len(buckets))
             return {key: pad + row for key, row in zip(keys, rows, strict=True)}
-        slots = [(bucket - first) // rollup for bucket in buckets]
+        # ``buckets`` run contiguously from the first one kept to the end of the last point:
+        # with zeros in front for the ones past retention, every ``factor`` consecutive values
+        # are one point. Grouped and summed in C (zip over one iterator), not value by value.
+        factor = rollup // source
+        pad = [0] * ((buckets[0] - first) // source)
         counts: dict[K, list[int]] = {}
         for key, row in zip(keys, rows, strict=True):
-            summed = [0] * points
-            for slot, value in zip(slots, row, strict=True):
-                summed[slot] += value
-            counts[key] = summed
+            values = iter(pad + row if pad else row)
+            counts[key] = list(map(sum, zip(*[values] * factor, strict=True)))
         return counts
 
     def get_range(

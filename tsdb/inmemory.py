@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from .base import BaseTSDB, WritePlan
 
 __all__ = ["InMemoryTSDB"]
 
+BLOCK_BUCKETS: Final = 64
+
 
 class InMemoryTSDB(BaseTSDB):
-    """Counters in a dict, ``(model, rollup, bucket) -> {str(key): count}``, behind one lock.
+    """Counters in lists of 64 buckets, ``(model, rollup, block, str(key)) -> [count, ...]``,
+    behind one lock (the daily summary too, as rollup 86400): the layout of the Redis
+    backend, so a series over N buckets is read as N / 64 list slices, not N lookups.
 
-    Buckets expire exactly as in Redis (``bucket + rollup * samples``): expired buckets read
-    as 0 and are swept from memory at most once per finest rollup interval, on a write.
+    A block is dropped when its last bucket expires (``block + 63 x rollup + rollup x
+    samples``), swept at most once per finest rollup interval, on a write; a bucket past
+    retention in a block still held is never read (reads start at the oldest bucket kept).
     The data lives in this process only; run one worker with it.
     """
 
     def __init__(self, rollups: Sequence[tuple[int, int]] | None = None, **kwargs: Any) -> None:
         super().__init__(rollups, **kwargs)
-        self._data: dict[tuple[int, int, int], dict[str, int]] = {}
+        self._data: dict[tuple[int, int, int, str], list[int]] = {}
         self._lock = threading.Lock()
         self._next_sweep = 0
 
@@ -31,17 +36,21 @@ class InMemoryTSDB(BaseTSDB):
             if now >= self._next_sweep:
                 self._sweep(now)
             data = self._data
-            for hash_key, fields in plan.items():
-                stored = data.get(hash_key)
-                if stored is None:
-                    data[hash_key] = dict(fields)
-                    continue
+            for (model, rollup, bucket), fields in plan.items():
+                index = bucket // rollup
+                offset = index % BLOCK_BUCKETS
+                block = (index - offset) * rollup
+                model = int(model)
                 for field, count in fields.items():
-                    stored[field] = stored.get(field, 0) + count
+                    counters = data.get((model, rollup, block, field))
+                    if counters is None:
+                        counters = data[(model, rollup, block, field)] = [0] * BLOCK_BUCKETS
+                    counters[offset] += count
 
     def _sweep(self, now: int) -> None:
         retention = self._retention
-        expired = [key for key in self._data if key[2] + retention[key[1]] <= now]
+        tail = BLOCK_BUCKETS - 1
+        expired = [key for key in self._data if key[2] + tail * key[1] + retention[key[1]] <= now]
         for key in expired:
             del self._data[key]
         self._next_sweep = now + self.rollups[0][0]
@@ -49,21 +58,29 @@ class InMemoryTSDB(BaseTSDB):
     def _read(
         self, model: int, rollup: int, buckets: list[int], fields: list[str]
     ) -> list[list[int]]:
-        now = self.now()
-        alive_after = now - self._retention[rollup]
-        rows = [[0] * len(buckets) for _ in fields]
+        first, last = buckets[0] // rollup, buckets[-1] // rollup
+        segments = []
+        index = first
+        while index <= last:
+            start = index - index % BLOCK_BUCKETS
+            end = min(last, start + BLOCK_BUCKETS - 1)
+            segments.append((start * rollup, index - start, end - start + 1))
+            index = end + 1
+        rows = []
+        model = int(model)
         with self._lock:
-            for column, bucket in enumerate(buckets):
-                stored = self._data.get((model, rollup, bucket))
-                if stored is None or bucket <= alive_after:
-                    continue
-                for row, field in zip(rows, fields, strict=True):
-                    row[column] = stored.get(field, 0)
+            data = self._data
+            for field in fields:
+                row: list[int] = []
+                for block, begin, end in segments:
+                    counters = data.get((model, rollup, block, field))
+                    row += [0] * (end - begin) if counters is None else counters[begin:end]
+                rows.append(row)
         return rows
 
-    def stored_buckets(self) -> int:
-        """How many (model, rollup, bucket) hashes are held in memory, expired or not yet
-        swept included."""
+    def stored_blocks(self) -> int:
+        """How many (model, rollup, block, key) lists are held in memory, expired ones not
+        yet swept included."""
         with self._lock:
             return len(self._data)
 

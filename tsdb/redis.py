@@ -1,34 +1,77 @@
-"""RedisTSDB: counters in Redis hashes, one hash per (model, rollup, bucket, vnode)."""
+"""RedisTSDB: counters in Redis strings of 64-bit integers, one string per (model, rollup, block
+of buckets, counted key); each write batch is one Lua script that refuses to run late."""
 
 from __future__ import annotations
 
-import zlib
+import hashlib
+import math
+import sys
+import time
+from array import array
 from collections.abc import Sequence
-from itertools import chain
-from typing import Any
+from typing import Any, Final
 
 from redis.cluster import RedisCluster
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from .base import BaseTSDB, TSDBUnavailable, WritePlan
 from .redisclient import ClusterBatch, LazyRedisClient, unavailable_on_redis_errors
 from .redisclient import client_options as no_retry_options
 
-__all__ = ["RedisTSDB"]
+__all__ = ["BLOCK_BUCKETS", "WRITE_SCRIPT", "RedisTSDB"]
 
-# Commands in the Redis protocol (RESP), packed here rather than by redis-py: its per-command
-# pipeline machinery costs more than the round trip itself for a small batch.
-_HINCRBY = b"*4\r\n$7\r\nHINCRBY\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n"
-_EXPIREAT = b"*3\r\n$8\r\nEXPIREAT\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n"
-_HMGET = b"*%d\r\n$5\r\nHMGET\r\n$%d\r\n%b\r\n%b"
+BLOCK_BUCKETS: Final = 63
+"""Buckets per string: 63 counters of 8 bytes are 504 bytes, which with the 6 bytes of Redis'
+string header fill one 512-byte allocation (64 would take a 640-byte one)."""
+
+_COUNTER: Final = 8  # bytes per counter: a big-endian signed 64-bit integer (BITFIELD i64)
+_LITTLE_ENDIAN: Final = sys.byteorder == "little"
+
+# KEYS: one string per counter (a string may be named more than once).
+# ARGV[1]: deadline, epoch microseconds by the client's clock, or 0 for none. ARGV[2]: the
+# length of a whole string (63 x 8 bytes). Then per counter: its offset ("#17"), the string's
+# EXPIREAT, the count. Returns {1} when applied, {0, <Redis time in us>} when it arrived
+# after the deadline (nothing applied), or the first error reply (every other counter
+# applied). One BITFIELD per counter; only a bucket's first count checks whether its string
+# is new (no TTL yet), and only a new string is padded to its whole length (SET of exactly
+# that many bytes: grown by BITFIELD it would take twice the memory) and given its EXPIREAT.
+WRITE_SCRIPT: Final = """
+local deadline = tonumber(ARGV[1])
+if deadline > 0 then
+  local now = redis.call('TIME')
+  local at = tonumber(now[1]) * 1000000 + tonumber(now[2])
+  if at > deadline then return {0, at} end
+end
+local size = tonumber(ARGV[2])
+local failed = false
+for i = 1, #KEYS do
+  local key, j = KEYS[i], 3 * i
+  local count = tonumber(ARGV[j + 2])
+  local reply = redis.pcall('BITFIELD', key, 'INCRBY', 'i64', ARGV[j], count)
+  if reply['err'] then
+    if not failed then
+      failed = reply['err'] .. ' (counter ' .. i .. ' of ' .. #KEYS .. ' in one write: '
+        .. key .. ' ' .. ARGV[j] .. ' +' .. ARGV[j + 2] .. ')'
+    end
+  elseif reply[1] == count and redis.call('TTL', key) == -1 then
+    local value = redis.call('GET', key)
+    if #value < size then
+      redis.call('SET', key, value .. string.rep('\\0', size - #value))
+    end
+    redis.call('EXPIREAT', key, ARGV[j + 1])
+  end
+end
+if failed then return redis.error_reply(failed) end
+return {1}
+"""
+WRITE_SHA: Final = hashlib.sha1(WRITE_SCRIPT.encode()).hexdigest()
+
 _BULK = b"$%d\r\n%b\r\n"
-
-
-def _describe(command: bytes) -> str:
-    """A packed command as words, for an error message (arguments holding CRLF come out
-    split, which is good enough there)."""
-    words = command.split(b"\r\n")[2::2]
-    return " ".join(word.decode(errors="replace") for word in words)[:200]
+_SIZE_ARG = b"%d" % (BLOCK_BUCKETS * _COUNTER)
+_SIZE = _BULK % (len(_SIZE_ARG), _SIZE_ARG)
+_EVALSHA = _BULK % (7, b"EVALSHA") + _BULK % (40, WRITE_SHA.encode())
+_EVAL = _BULK % (4, b"EVAL") + _BULK % (len(WRITE_SCRIPT.encode()), WRITE_SCRIPT.encode())
+_GETRANGE = b"*4\r\n$8\r\nGETRANGE\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n"
 
 
 def _reply_reader(connection: Any) -> Any:
@@ -36,58 +79,94 @@ def _reply_reader(connection: Any) -> Any:
     has the one redis-py 8 gives it (an error reply is returned, not raised), else the
     connection's own ``read_response``. The parser skips, per reply, the connection's
     wrapping (formatting the address for an error message that is never raised, the health
-    check stamp): for 36 replies that wrapping cost more than reading them. Socket failures
-    still reach ``_round_trip``, which disconnects, and ``unavailable_on_redis_errors``."""
+    check stamp). Socket failures still reach ``_round_trip``, which disconnects, and
+    ``unavailable_on_redis_errors``."""
     parser = getattr(connection, "_parser", None)
     read = getattr(parser, "read_response", None)
     return read if callable(read) else connection.read_response
 
 
+class LateWrite(TSDBUnavailable):
+    """Redis received a write after its deadline and did not apply it."""
+
+
 class RedisTSDB(BaseTSDB):
-    """Counters in Redis hashes.
+    """Counters in Redis strings, 63 buckets to a string.
 
     Layout (``prefix`` defaults to ``ts:``)::
 
-        key    {prefix}{model}:{rollup}:{bucket}:{vnode}     a hash
-                  model   TSDBModel integer, e.g. 100 (project_total_received)
-                  rollup  kept rollup in seconds: 10, 60, 3600
-                  bucket  bucket start, epoch seconds, a multiple of rollup
-                  vnode   crc32(field) % vnodes
-        field  str(key), e.g. the project id "42"
-        value  the count (HINCRBY)
-        TTL    EXPIREAT bucket + rollup * samples
+        key     {prefix}{model}:{rollup}:{block}:{{key}}     a string of 63 x 8 bytes
+                   model   TSDBModel integer, e.g. 100 (project_total_received)
+                   rollup  kept rollup in seconds: 10, 60, 3600; 86400 for the daily
+                           summary (``BaseTSDB``: whole days for 1d reads)
+                   block   start of the block, epoch seconds, a multiple of rollup x 63
+                   {key}   str(key) in braces: the Redis Cluster hash tag
+        value   counter i (bucket block + i x rollup) at bytes 8i..8i+7, a big-endian signed
+                64-bit integer (BITFIELD INCRBY i64 #i); a missing string or byte is 0
+        TTL     EXPIREAT block + 62 x rollup + retention: when its last bucket expires
+                (retention: rollup x samples; for the daily summary, the coarsest rollup's)
 
-        ts:100:3600:1536526800:17 = {"42": "7125", "1337": "3"}
+        ts:100:3600:1795564800:{42}   project 42's received, 1795564800 .. +62 h, hourly
 
-    Vnodes split a bucket's keys over several small hashes: each stays in Redis's compact
-    listpack encoding, and on Redis Cluster the hashes of one bucket spread over the slots.
-    ``incr_multi`` is one round trip (HINCRBY per field, then one EXPIREAT per hash);
-    ``get_range`` is one round trip (one HMGET per hash). On a single Redis the batch is packed
-    here (RESP) and written at once on a pooled connection, then every reply is read, error
-    replies included, so the connection goes back clean; a connection that failed mid-way is
-    disconnected, never reused. redis-py's pipeline is not used there: for a small batch its
-    per-command bookkeeping cost more than the round trip itself.
+    Reading one series over N buckets costs one GETRANGE per block it spans (90 days of
+    hourly buckets: 35 commands; at 1d, from the daily summary: 2 or 3), all in one round
+    trip, whatever the number of series and spans; a
+    GETRANGE asks for exactly the bytes of the buckets wanted. A bucket older than its
+    retention is never read, although the string holding it lives on until the block's last
+    bucket expires: the read starts at the oldest bucket still kept at that moment (base
+    maths), and a write to an expired bucket is never sent. Replies are bytes turned into
+    ints by ``array`` in C: no per-point Python work.
+
+    The hash tag puts every string of one counted key (all its models, rollups and blocks)
+    in one Redis Cluster slot; different keys spread over the slots. (A prefix holding a
+    ``{...}`` hash tag of its own puts everything in one slot.)
+
+    Writes: every batch is one Lua script (EVALSHA; a server that lacks it answers NOSCRIPT
+    without running anything, and the call is sent again as EVAL). The script first compares
+    Redis' ``TIME`` with a deadline the client sends: the moment it sent the write plus its
+    socket timeout. A write Redis runs after that moment (it was frozen, or the write sat in
+    a buffer while the client gave up and answered 503) is dropped, not applied late. Then,
+    per counter, ``BITFIELD INCRBY``; a new string is then padded to all 63 counters at once
+    (so it never grows) and given its ``EXPIREAT``. A script runs
+    as a unit: a write is applied whole or not at all (an error reply, e.g. WRONGTYPE under
+    our prefix, skips only that counter and is raised after the others were applied).
+
+    So a write the client gave up on is counted only if Redis ran it before the deadline and
+    its reply was lost (the connection broke after Redis received it, or the reply arrived
+    after the client stopped waiting, which the deadline leaves a margin of about a
+    millisecond for: ``bench/tsdb_deadline_bench.py``), or if the script itself ran longer
+    than the socket timeout (a write of hundreds of thousands of counters, never ingest's).
+    The deadline is compared across two clocks: if Redis' clock is behind this host's by S
+    seconds, writes up to S seconds late are still applied; if it is ahead by S, writes that
+    took longer than ``socket_timeout - S`` to arrive are dropped, and with S beyond the
+    socket timeout every write is dropped and raises ``LateWrite`` (a TSDBUnavailable naming
+    the skew). Keep clocks synchronised (NTP). A client given without a socket timeout sends
+    no deadline.
+
+    On a single Redis a batch is packed here (RESP) and written at once on a pooled
+    connection, then every reply is read, error replies included, so the connection goes back
+    clean; a connection that failed mid-way is disconnected, never reused.
 
     Redis Cluster: ``cluster=True`` with ``url`` naming any one node (database 0) builds a
     ``redis.cluster.RedisCluster`` that discovers the others; a ``RedisCluster`` can also be
-    passed as ``client``. Every command touches a single key and no transaction is used. On a
-    cluster ``incr_multi`` and ``get_range`` send one batch per node touched, all batches
-    written before any reply is read: one round trip per node, in parallel, never one per
-    command (only commands the cluster refuses while slots migrate, MOVED/ASK/TRYAGAIN, are
-    resent one by one). ``validate`` asks every primary for ``cluster_state:ok``; ``flush``
-    scans every primary. The cluster client connects on first use, so a cluster that is down
-    at startup raises TSDBUnavailable on use rather than stopping the server. A call that
-    fails on one node may have been applied on the others (a pipeline is not atomic).
+    passed as ``client``. A write is one script per slot it touches (a script's keys must
+    share a slot), a read one GETRANGE per string; both go as one batch per node, all written
+    before any reply is read: one round trip per node, in parallel (only commands the cluster
+    refuses unexecuted while slots migrate, MOVED/ASK/TRYAGAIN, are resent one by one).
+    ``validate`` asks every primary for ``cluster_state:ok``; ``flush`` scans every primary.
+    The cluster client connects on first use, so a cluster that is down at startup raises
+    TSDBUnavailable on use rather than stopping the server. A call that fails on one node may
+    have been applied on the others.
 
-    Writes are not retried: HINCRBY is not idempotent, and a blind resend after a lost reply
-    would count twice. A failure raises TSDBUnavailable instead.
+    Writes are not retried: BITFIELD INCRBY is not idempotent, and a blind resend after a
+    lost reply would count twice. A failure raises TSDBUnavailable instead. Counters are
+    binary, so a client given with ``decode_responses=True`` is refused.
     """
 
     def __init__(
         self,
         url: str = "redis://127.0.0.1:6379/0",
         prefix: str = "ts:",
-        vnodes: int = 64,
         rollups: Sequence[tuple[int, int]] | None = None,
         *,
         client: Any = None,
@@ -99,26 +178,29 @@ class RedisTSDB(BaseTSDB):
     ) -> None:
         """``url``: the Redis server, or with ``cluster=True`` any one node of a Redis Cluster.
         ``client``: a ready ``redis.Redis`` or ``RedisCluster`` to use instead (not closed by
-        ``close()``). ``client_options`` are passed on to the client built from ``url``."""
+        ``close()``). ``client_options`` are passed on to the client built from ``url``.
+        ``socket_timeout`` also bounds how late a write may reach Redis (see the class)."""
         super().__init__(rollups, **kwargs)
-        if isinstance(vnodes, bool) or not isinstance(vnodes, int) or vnodes < 1:
-            raise ValueError(f"vnodes must be a positive integer, not {vnodes!r}")
         if not isinstance(prefix, str):
             raise ValueError(f"prefix must be a string, not {prefix!r}")
         if not isinstance(cluster, bool):
             raise ValueError(f"cluster must be True or False, not {cluster!r}")
         self.prefix = prefix
-        self.vnodes = vnodes
         self.cluster = cluster or isinstance(client, RedisCluster)
         self._given_client: Any = client
         self._connector: LazyRedisClient | None = None
         self._encode: Any = None
+        self._timeout: float | None = None
         if client is None:
             options = no_retry_options(
                 socket_connect_timeout=socket_connect_timeout, socket_timeout=socket_timeout
             )
             options.update(client_options or {})
+            if options.get("decode_responses"):
+                raise ValueError(_BINARY)
             self._connector = LazyRedisClient(url, cluster=cluster, options=options)
+        elif self._connection_options(client).get("decode_responses"):
+            raise ValueError(_BINARY)
 
     @property
     def client(self) -> Any:
@@ -127,39 +209,56 @@ class RedisTSDB(BaseTSDB):
             return self._given_client
         return self._connector.client
 
-    def _pipeline(self) -> Any:
-        """A non-transactional batch of single-key commands (``execute_command``, ``execute``)."""
-        if self.cluster:
-            return ClusterBatch(self.client)
-        return self.client.pipeline(transaction=False)
+    @staticmethod
+    def _connection_options(client: Any) -> dict[str, Any]:
+        if isinstance(client, RedisCluster):
+            options: dict[str, Any] = client.nodes_manager.connection_kwargs
+            return options
+        options = client.connection_pool.connection_kwargs
+        return options
 
-    def make_key(self, model: int, rollup: int, bucket: int, vnode: int) -> str:
-        """The name of the hash holding ``model``'s fields of ``vnode`` in ``bucket``."""
-        return f"{self.prefix}{model}:{rollup}:{bucket}:{vnode}"
+    def make_key(self, model: int, rollup: int, block: int, key: str) -> str:
+        """The name of the string holding ``key``'s counters of ``model`` in the block of
+        kept ``rollup`` starting at ``block`` (``block_of``). Every key is built here."""
+        return f"{self.prefix}{int(model)}:{rollup}:{block}:{{{key}}}"
 
-    def vnode(self, field: str) -> int:
-        """The vnode of a field: stable across processes and Python versions."""
-        return zlib.crc32(field.encode()) % self.vnodes
+    @staticmethod
+    def block_of(rollup: int, bucket: int) -> tuple[int, int]:
+        """(start of the block holding ``bucket`` of kept ``rollup``, epoch seconds; the
+        index of the bucket's counter in it)."""
+        index = bucket // rollup
+        offset = index % BLOCK_BUCKETS
+        return (index - offset) * rollup, offset
 
     def _encoder(self) -> Any:
         """``str -> bytes`` with the client's encoding (what redis-py would send)."""
         encode = self._encode
         if encode is None:
-            options = self.client.connection_pool.connection_kwargs
+            options = self._connection_options(self.client)
             encoding = options.get("encoding", "utf-8")
             errors = options.get("encoding_errors", "strict")
             encode = self._encode = lambda text: text.encode(encoding, errors)
         return encode
 
+    def _deadline(self) -> int:
+        """The deadline to send with a write: now plus the socket timeout, in epoch
+        microseconds by this host's clock; 0 (none) without a socket timeout."""
+        timeout = self._timeout
+        if timeout is None:
+            timeout = self._connection_options(self.client).get("socket_timeout") or 0.0
+            self._timeout = timeout = float(timeout)
+        if not timeout:
+            return 0
+        return math.floor((time.time() + timeout) * 1_000_000)
+
+    # -- one round trip on a single Redis -----------------------------------------------------
+
     def _round_trip(self, commands: list[bytes]) -> list[Any]:
         """Send packed ``commands`` in one write on one pooled connection (single Redis only),
-        then read one reply per command: one round trip, nothing resent.
-
-        An error reply (WRONGTYPE, READONLY, ...) does not stop the reading: every reply is
-        read, so the connection goes back to the pool clean, and then the first error is
-        raised with the failing command named in its message (the other commands were
-        applied). Any other failure (connection lost, timeout, interrupt) disconnects the
-        connection before it goes back to the pool, replies unread. Redis errors are mapped
+        then read one reply per command: one round trip, nothing resent. Error replies are
+        returned in place (every reply is read, so the connection goes back to the pool
+        clean). Any other failure (connection lost, timeout, interrupt) disconnects the
+        connection before it goes back to the pool, replies unread; Redis errors are mapped
         as ``unavailable_on_redis_errors`` maps them."""
         pool = self.client.connection_pool
         with unavailable_on_redis_errors():
@@ -169,71 +268,151 @@ class RedisTSDB(BaseTSDB):
                 read = _reply_reader(connection)
                 replies: list[Any] = []
                 append = replies.append
-                failed: tuple[int, ResponseError] | None = None
-                for index in range(len(commands)):
+                for _ in range(len(commands)):
                     try:
-                        reply = read()
+                        append(read())
                     except ResponseError as exc:
-                        reply = exc
-                    if failed is None and isinstance(reply, ResponseError):
-                        failed = (index, reply)
-                    append(reply)
+                        append(exc)
             except BaseException:
                 connection.disconnect()
                 raise
             finally:
                 pool.release(connection)
-            if failed is not None:
-                index, error = failed
-                command = _describe(commands[index])
-                error.args = (
-                    f"{error.args[0] if error.args else error} (command {index + 1} of "
-                    f"{len(commands)} in one batch: {command})",
-                    *error.args[1:],
-                )
-                raise error
         return replies
 
-    def _write(self, plan: WritePlan) -> None:
-        if self.cluster:
-            self._write_cluster(plan)
-            return
-        make_key, vnode, retention = self.make_key, self.vnode, self._retention
-        encode = self._encoder()
-        commands: list[bytes] = []
-        append = commands.append
-        expiries: dict[bytes, int] = {}
-        for (model, rollup, bucket), fields in plan.items():
-            expires_at = bucket + retention[rollup]
-            model = int(model)  # the same digits, formatted faster than an IntEnum
-            for field, count in fields.items():
-                key = encode(make_key(model, rollup, bucket, vnode(field)))
-                name = encode(field)
-                value = b"%d" % count
-                append(_HINCRBY % (len(key), key, len(name), name, len(value), value))
-                expiries[key] = expires_at
-        # After the HINCRBYs: EXPIREAT on a hash that does not exist yet would do nothing.
-        for key, expires_at in expiries.items():
-            value = b"%d" % expires_at
-            append(_EXPIREAT % (len(key), key, len(value), value))
-        self._round_trip(commands)
+    # -- writes --------------------------------------------------------------------------------
 
-    def _write_cluster(self, plan: WritePlan) -> None:
-        make_key, vnode, retention = self.make_key, self.vnode, self._retention
-        pipe = ClusterBatch(self.client)
-        send = pipe.execute_command
-        expiries: dict[str, int] = {}
+    def _scripts(self, plan: WritePlan) -> list[tuple[str, list[bytes], list[bytes]]]:
+        """The plan as scripts to run: (routing key, keys, arguments), encoded; three
+        arguments per key (counter offset, EXPIREAT, count). On a single Redis one script,
+        never split (its deadline must hold for the whole write), keys and arguments packed
+        (RESP) already, each counter's three in one piece; on a cluster one script per slot,
+        not packed."""
+        encode, make_key, retention = self._encoder(), self.make_key, self._retention
+        groups: dict[Any, tuple[list[bytes], list[bytes]]] = {}
+        slot_of: dict[str, Any] = {}
+        cluster = self.cluster
+        keyslot = self.client.keyslot if cluster else None
         for (model, rollup, bucket), fields in plan.items():
-            expires_at = bucket + retention[rollup]
+            model = int(model)  # the same digits, formatted faster than an IntEnum
+            block, index = self.block_of(rollup, bucket)
+            offset = b"#%d" % index
+            expires = b"%d" % (block + (BLOCK_BUCKETS - 1) * rollup + retention[rollup])
+            shared = _BULK % (len(offset), offset) + _BULK % (len(expires), expires)
             for field, count in fields.items():
-                key = make_key(model, rollup, bucket, vnode(field))
-                send("HINCRBY", key, field, count)
-                expiries[key] = expires_at
-        # After the HINCRBYs: EXPIREAT on a hash that does not exist yet would do nothing.
-        for key, expires_at in expiries.items():
-            send("EXPIREAT", key, expires_at)
+                key = make_key(model, rollup, block, field)
+                value = b"%d" % count
+                group_id: Any = None
+                if keyslot is not None:
+                    group_id = slot_of.get(field)
+                    if group_id is None:
+                        group_id = slot_of[field] = keyslot(key)
+                group = groups.get(group_id)
+                if group is None:
+                    group = groups[group_id] = ([], [])
+                name = encode(key)
+                if cluster:
+                    group[0].append(name)
+                    group[1].extend((offset, expires, value))
+                else:
+                    group[0].append(_BULK % (len(name), name))
+                    group[1].append(shared + _BULK % (len(value), value))
+        scripts = []
+        for keys, args in groups.values():
+            scripts.append(("" if not cluster else keys[0].decode(), keys, args))
+        return scripts
+
+    @staticmethod
+    def _pack_script(head: bytes, deadline: int, keys: list[bytes], args: list[bytes]) -> bytes:
+        """``head`` (``EVALSHA sha`` or ``EVAL script``, packed) with the write's keys, its
+        deadline and the counters' arguments (packed by ``_scripts``), as RESP."""
+        numkeys = b"%d" % len(keys)
+        deadline_arg = b"%d" % deadline
+        return b"".join(
+            [
+                b"*%d\r\n" % (5 + 4 * len(keys)),
+                head,
+                _BULK % (len(numkeys), numkeys),
+                *keys,
+                _BULK % (len(deadline_arg), deadline_arg),
+                _SIZE,
+                *args,
+            ]
+        )
+
+    def _write(self, plan: WritePlan) -> None:
+        scripts = self._scripts(plan)
+        if self.cluster:
+            self._write_cluster(scripts)
+            return
+        deadline = self._deadline()
+        replies = self._round_trip(
+            [self._pack_script(_EVALSHA, deadline, keys, args) for _, keys, args in scripts]
+        )
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:
+            # Refused unexecuted: sending them again as EVAL cannot count twice.
+            deadline = self._deadline()
+            again = self._round_trip(
+                [self._pack_script(_EVAL, deadline, *scripts[i][1:]) for i in missing]
+            )
+            for index, reply in zip(missing, again, strict=True):
+                replies[index] = reply
+        self._check_write_replies(replies)
+
+    def _write_cluster(self, scripts: list[tuple[str, list[bytes], list[bytes]]]) -> None:
         with unavailable_on_redis_errors():
-            pipe.execute()
+            replies = self._send_scripts(scripts, "EVALSHA", WRITE_SHA)
+            missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            if missing:
+                again = self._send_scripts([scripts[i] for i in missing], "EVAL", WRITE_SCRIPT)
+                for index, reply in zip(missing, again, strict=True):
+                    replies[index] = reply
+        self._check_write_replies(replies)
+
+    def _send_scripts(
+        self, scripts: list[tuple[str, list[bytes], list[bytes]]], command: str, script: str
+    ) -> list[Any]:
+        """One batch per node: each script to the node of its keys' slot."""
+        batch = ClusterBatch(self.client)
+        deadline = self._deadline()
+        for key, keys, args in scripts:
+            batch.execute_command(
+                command, script, len(keys), *keys, deadline, _SIZE_ARG, *args, key=key
+            )
+        return batch.execute(raise_on_error=False)
+
+    @staticmethod
+    def _check_write_replies(replies: list[Any]) -> None:
+        """Raise the first error reply (mapped as ``unavailable_on_redis_errors`` maps it),
+        or LateWrite if a script arrived after its deadline."""
+        for reply in replies:
+            if isinstance(reply, Exception):
+                with unavailable_on_redis_errors():
+                    raise reply
+        for reply in replies:
+            if not reply or int(reply[0]) != 1:
+                late_us = int(reply[1]) if reply and len(reply) > 1 else 0
+                raise LateWrite(
+                    "Redis did not apply the write: it ran it after its deadline (Redis time "
+                    f"{late_us / 1e6:.6f}), when the client had stopped waiting. If this "
+                    "happens while Redis answers quickly, the clocks of this host and Redis "
+                    "differ by more than the socket timeout: synchronise them (NTP)."
+                )
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def _segments(self, rollup: int, buckets: list[int]) -> list[tuple[int, int, int]]:
+        """The contiguous ``buckets`` as (block start, first index, last index) per block."""
+        first, last = buckets[0] // rollup, buckets[-1] // rollup
+        segments = []
+        index = first
+        while index <= last:
+            block = index - index % BLOCK_BUCKETS
+            end = min(last, block + BLOCK_BUCKETS - 1)
+            segments.append((block * rollup, index - block, end - block))
+            index = end + 1
+        return segments
 
     def _read(
         self, model: int, rollup: int, buckets: list[int], fields: list[str]
@@ -243,88 +422,85 @@ class RedisTSDB(BaseTSDB):
     def _read_multi(
         self, models: list[int], rollup: int, buckets: list[int], fields: list[str]
     ) -> list[list[list[int]]]:
-        """Every model's HMGETs in one round trip (on a cluster: one batch per node)."""
-        by_vnode: dict[int, list[int]] = {}
-        for index, field in enumerate(fields):
-            by_vnode.setdefault(self.vnode(field), []).append(index)
+        return self._read_spans(models, [(rollup, buckets)], fields)[0]
+
+    def _read_spans(
+        self, models: list[int], spans: list[tuple[int, list[int]]], fields: list[str]
+    ) -> list[list[list[list[int]]]]:
+        """Every span's, model's and key's GETRANGEs in one round trip (on a cluster: one
+        batch per node), each span's turned into ints in one go."""
+        make_key = self.make_key
+        names: list[str] = []
+        ranges: list[tuple[bytes, bytes]] = []
+        layouts = []
+        for rollup, buckets in spans:
+            segments = self._segments(rollup, buckets)
+            span_ranges = [
+                (b"%d" % (i * _COUNTER), b"%d" % ((j + 1) * _COUNTER - 1)) for _, i, j in segments
+            ]
+            layouts.append((len(names), [(j - i + 1) * _COUNTER for _, i, j in segments]))
+            for model in models:
+                for field in fields:
+                    names += [make_key(model, rollup, block, field) for block, _, _ in segments]
+                    ranges += span_ranges
         if self.cluster:
-            replies = self._hmget_cluster(models, rollup, buckets, fields, by_vnode)
+            batch = ClusterBatch(self.client)
+            for name, (start, end) in zip(names, ranges, strict=True):
+                batch.execute_command("GETRANGE", name, start, end, key=name)
+            with unavailable_on_redis_errors():
+                replies = batch.execute(raise_on_error=False)
         else:
-            replies = self._round_trip(
-                self._hmget_packed(models, rollup, buckets, fields, by_vnode)
+            encode = self._encoder()
+            commands = []
+            for name, (start, end) in zip(names, ranges, strict=True):
+                key = encode(name)
+                commands.append(_GETRANGE % (len(key), key, len(start), start, len(end), end))
+            replies = self._round_trip(commands)
+        results = []
+        for (offset, sizes), (_, buckets) in zip(layouts, spans, strict=True):
+            count = len(models) * len(fields) * len(sizes)
+            results.append(
+                self._rows(
+                    replies[offset : offset + count],
+                    names[offset : offset + count],
+                    sizes,
+                    len(models),
+                    len(fields),
+                    len(buckets),
+                )
             )
-        per_model = len(buckets) * len(by_vnode)
-        return [
-            self._rows(replies[i * per_model : (i + 1) * per_model], by_vnode, len(fields))
-            for i in range(len(models))
-        ]
-
-    def _hmget_packed(
-        self,
-        models: list[int],
-        rollup: int,
-        buckets: list[int],
-        fields: list[str],
-        by_vnode: dict[int, list[int]],
-    ) -> list[bytes]:
-        encode = self._encoder()
-        # Each vnode's fields are packed once and repeated for every model and bucket.
-        groups = []
-        for indexes in by_vnode.values():
-            names = [encode(fields[i]) for i in indexes]
-            packed = b"".join([_BULK % (len(name), name) for name in names])
-            groups.append((len(names) + 2, packed))
-        vnodes = list(by_vnode)
-        make_key = self.make_key
-        commands: list[bytes] = []
-        append = commands.append
-        for model in models:
-            for bucket in buckets:
-                for vnode, (arity, packed) in zip(vnodes, groups, strict=True):
-                    key = encode(make_key(model, rollup, bucket, vnode))
-                    append(_HMGET % (arity, len(key), key, packed))
-        return commands
-
-    def _hmget_cluster(
-        self,
-        models: list[int],
-        rollup: int,
-        buckets: list[int],
-        fields: list[str],
-        by_vnode: dict[int, list[int]],
-    ) -> list[Any]:
-        groups = [[fields[i] for i in indexes] for indexes in by_vnode.values()]
-        vnodes = list(by_vnode)
-        make_key = self.make_key
-        pipe = ClusterBatch(self.client)
-        send = pipe.execute_command
-        for model in models:
-            for bucket in buckets:
-                for vnode, names in zip(vnodes, groups, strict=True):
-                    send("HMGET", make_key(model, rollup, bucket, vnode), *names)
-        with unavailable_on_redis_errors():
-            replies: list[Any] = pipe.execute()
-        return replies
+        return results
 
     @staticmethod
-    def _rows(replies: list[Any], by_vnode: dict[int, list[int]], count: int) -> list[list[int]]:
-        """HMGET replies (bucket by bucket, each vnode's fields in ``by_vnode`` order) as one
-        row of ints per field, in the callers' field order."""
-        # Chain each bucket's replies into one column, transpose in C, then put the rows back
-        # in the callers' order.
-        per_bucket = len(by_vnode)
-        columns = [
-            list(chain.from_iterable(replies[i : i + per_bucket]))
-            for i in range(0, len(replies), per_bucket)
+    def _rows(
+        replies: list[Any],
+        names: list[str],
+        sizes: list[int],
+        models: int,
+        fields: int,
+        points: int,
+    ) -> list[list[list[int]]]:
+        """GETRANGE replies (model by model, key by key, block by block) as one row of ints
+        per key, one block of rows per model: the bytes are joined and converted in C."""
+        for name, reply in zip(names, replies, strict=True):
+            if isinstance(reply, ResponseError):
+                reply.args = (f"{reply.args[0] if reply.args else reply} (GETRANGE {name})",)
+                with unavailable_on_redis_errors():
+                    raise reply
+        blocks = len(sizes)
+        parts = [
+            # A missing string reads as b"", a shorter one as its bytes: zeros after.
+            reply if len(reply) == sizes[n % blocks] else reply.ljust(sizes[n % blocks], b"\0")
+            for n, reply in enumerate(replies)
         ]
-        order = list(chain.from_iterable(by_vnode.values()))
-        rows: list[list[int]] = [[] for _ in range(count)]
-        for index, values in zip(order, zip(*columns, strict=True), strict=True):
-            if None in values:
-                rows[index] = [0 if value is None else int(value) for value in values]
-            else:
-                rows[index] = list(map(int, values))
-        return rows
+        values = array("q", b"".join(parts))
+        if _LITTLE_ENDIAN:
+            values.byteswap()
+        flat = values.tolist()
+        return [
+            [flat[(m * fields + f) * points : (m * fields + f + 1) * points] for f in range(fields)]
+            for m in range(models)
+        ]
 
     def validate(self) -> None:
         """PING Redis (on a cluster: CLUSTER INFO on every primary, each must report
@@ -351,7 +527,10 @@ class RedisTSDB(BaseTSDB):
         # Backslash-escape glob characters: "[c]" cannot escape "]" or "\\" themselves.
         pattern = "".join(f"\\{c}" if c in "*?[]\\" else c for c in self.prefix) + "*"
         with unavailable_on_redis_errors():
-            pipe = self._pipeline()
+            if self.cluster:
+                pipe: Any = ClusterBatch(self.client)
+            else:
+                pipe = self.client.pipeline(transaction=False)
             for n, key in enumerate(self.client.scan_iter(match=pattern, count=1000), 1):
                 pipe.execute_command("UNLINK", key)
                 if n % 1000 == 0:
@@ -361,3 +540,6 @@ class RedisTSDB(BaseTSDB):
     def close(self) -> None:
         if self._connector is not None:
             self._connector.close()
+
+
+_BINARY = "RedisTSDB stores binary counters: use a client with decode_responses=False (the default)"

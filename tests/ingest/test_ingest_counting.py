@@ -431,11 +431,13 @@ def test_an_unexpected_reply_from_the_tsdb_gives_the_quota_back(
     field = str(key.project_id)
     hour = int(time.time()) // 3600 * 3600
     hashes = [
-        backend.make_key(TSDBModel.project_total_received, 3600, bucket, backend.vnode(field))
+        backend.make_key(
+            TSDBModel.project_total_received, 3600, backend.block_of(3600, bucket)[0], field
+        )
         for bucket in (hour, hour + 3600)  # the request's hour, whichever side of :00 it is
     ]
     for name in hashes:
-        any_redis.set(name, "not a hash")
+        any_redis.hset(name, "not", "counters")  # another program's hash where ours goes
     with caplog.at_level(logging.ERROR, logger="ingest.views"):
         assert_unavailable(post_envelope(client, key, event_envelope()))
     assert "WRONGTYPE" in caplog.text

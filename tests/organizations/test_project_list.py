@@ -254,10 +254,12 @@ def test_it_serves_100_projects_in_as_many_queries_as_1(
     client.get(url)  # records last_used_at, which later requests within a minute skip
     with CaptureQueriesContext(connection) as one_project:
         assert len(client.get(url).json()) == 1
+    queries = len(one_project)  # now: the next request empties the connection's query log
     for index in range(1, 150):
         make_project(organization, f"p-{index:03d}", teams=teams)
+    client.get(url)  # the saves emptied the access cache; both measured requests are warm
 
-    with django_assert_num_queries(len(one_project)):
+    with django_assert_num_queries(queries):
         response = client.get(url)
 
     assert response.status_code == 200, response.content

@@ -85,7 +85,9 @@ def redis_tsdb(tsdb_prefix: str) -> Iterator[RedisTSDB]:
 def counting_tsdb(tsdb_prefix: str) -> Iterator[RedisTSDB]:
     """A RedisTSDB on a client whose connections record what they send; the handshake is
     done (and forgotten) before the test starts."""
-    pool = redis.ConnectionPool.from_url(TSDB_REDIS_URL, connection_class=CountingConnection)
+    pool = redis.ConnectionPool.from_url(
+        TSDB_REDIS_URL, connection_class=CountingConnection, socket_timeout=5.0
+    )
     client = redis.Redis(connection_pool=pool)
     client.ping()
     CountingConnection.batches.clear()

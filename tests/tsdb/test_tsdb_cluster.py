@@ -79,23 +79,30 @@ def test_it_builds_a_cluster_client_from_one_node_url(
     assert cluster_tsdb.client.retry.get_retries() == 0
 
 
-def test_it_spreads_the_hashes_of_one_bucket_over_every_node(
+def test_it_spreads_keys_over_every_node_and_keeps_the_strings_of_one_key_together(
     cluster_tsdb: RedisTSDB, redis_cluster: RedisClusterNodes, tsdb_prefix: str
 ) -> None:
     now = int(time.time())
-    cluster_tsdb.incr_multi([(M.project_total_received, key) for key in range(500)], now)
+    cluster_tsdb.incr_multi(
+        [(model, key) for model in (M.project_total_received, M.project) for key in range(500)],
+        now,
+    )
 
-    bucket = f"{tsdb_prefix}{int(M.project_total_received)}:3600:{now // 3600 * 3600}:"
     per_node = {
-        port: {
-            key for key in keys_on_node(redis_cluster, port, tsdb_prefix) if key.startswith(bucket)
-        }
-        for port in redis_cluster.ports
+        port: keys_on_node(redis_cluster, port, tsdb_prefix) for port in redis_cluster.ports
     }
-    assert all(per_node.values()), per_node
-    hashes = set().union(*per_node.values())
-    assert len(hashes) == cluster_tsdb.vnodes
-    assert len({cluster_tsdb.client.keyslot(key) for key in hashes}) > len(redis_cluster.ports)
+    assert all(len(keys) > 500 for keys in per_node.values()), per_node
+    # The hash tag {key}: every string of one counted key (both models, all three rollups)
+    # is in one slot, so one script per key writes them all.
+    for key in range(500):
+        strings = [
+            cluster_tsdb.make_key(model, rollup, cluster_tsdb.block_of(rollup, now)[0], str(key))
+            for model in (M.project_total_received, M.project)
+            for rollup in (10, 60, 3600)
+        ]
+        assert len({cluster_tsdb.client.keyslot(name) for name in strings}) == 1
+        [port] = [port for port, keys in per_node.items() if strings[0] in keys]
+        assert set(strings) <= per_node[port]
 
 
 def test_incr_multi_and_get_range_count_exactly_across_nodes(cluster_tsdb: RedisTSDB) -> None:
@@ -138,16 +145,23 @@ def test_incr_multi_sends_one_batch_to_each_node_it_touches(
 
     ports = [port for port, _ in sent]
     assert sorted(ports) == sorted(redis_cluster.ports)  # one batch per node, each node once
-    hashes = set()
-    for _, commands in sent:
-        kinds = names(commands)
-        assert kinds == sorted(kinds, key=["HINCRBY", "EXPIREAT"].index)
-        hashes |= {args[1] for args in commands if str(args[0]).upper() == "EXPIREAT"}
-    assert sum(len(commands) for _, commands in sent) == 2 * 200 * 3 + len(hashes)
-    assert len(hashes) == 2 * 3 * counting_cluster_tsdb.vnodes
+    client = counting_cluster_tsdb.client
+    slots = []
+    counters = 0
+    for port, commands in sent:
+        assert set(names(commands)) == {"EVALSHA"}
+        for command in commands:
+            keys = command[3 : 3 + int(command[2])]
+            # One script per slot: its keys share the slot, on the node it was sent to.
+            [slot] = {client.keyslot(key) for key in keys}
+            assert client.nodes_manager.get_node_from_slot(slot).port == port
+            slots.append(slot)
+            counters += len(keys)
+    assert len(slots) == len(set(slots)) == len({client.keyslot(f"{{{k}}}") for k in range(200)})
+    assert counters == 2 * 200 * 4  # 3 rollups and the daily summary
 
 
-def test_get_range_sends_one_batch_of_hmgets_to_each_node(
+def test_get_range_sends_one_batch_of_getranges_to_each_node(
     counting_cluster_tsdb: RedisTSDB, redis_cluster: RedisClusterNodes
 ) -> None:
     sent = NodeCountingConnection.sent
@@ -155,15 +169,15 @@ def test_get_range_sends_one_batch_of_hmgets_to_each_node(
     keys = list(range(1000))
     counting_cluster_tsdb.incr_multi([(M.project_total_received, key) for key in keys], now)
     sent.clear()
+    start = now - timedelta(seconds=86399)
 
-    result = counting_cluster_tsdb.get_range(
-        M.project_total_received, keys, now - timedelta(seconds=86399), now
-    )
+    result = counting_cluster_tsdb.get_range(M.project_total_received, keys, start, now)
 
     assert sorted(port for port, _ in sent) == sorted(redis_cluster.ports)
-    assert {name for _, commands in sent for name in names(commands)} == {"HMGET"}
-    vnodes = {counting_cluster_tsdb.vnode(str(key)) for key in keys}
-    assert sum(len(commands) for _, commands in sent) == 24 * len(vnodes)
+    assert {name for _, commands in sent for name in names(commands)} == {"GETRANGE"}
+    series = counting_cluster_tsdb.get_series(start, now, 3600)
+    blocks = {counting_cluster_tsdb.block_of(3600, ts)[0] for ts in series}
+    assert sum(len(commands) for _, commands in sent) == 1000 * len(blocks)
     assert all(len(series) == 24 and series[-1][1] == 1 for series in result.values())
 
 
@@ -221,33 +235,38 @@ def test_it_raises_tsdb_unavailable_fast_when_the_cluster_is_unreachable(call: A
     backend.close()
 
 
-def test_a_hung_node_fails_the_call_fast_and_nothing_is_counted_twice(
+def test_a_hung_node_fails_the_call_fast_and_drops_the_write_when_it_wakes_up(
     redis_cluster: RedisClusterNodes, tsdb_prefix: str
 ) -> None:
     backend = RedisTSDB(url=redis_cluster.url, prefix=tsdb_prefix, cluster=True, socket_timeout=0.3)
     backend.validate()  # connected to every primary before one of them hangs
     now = int(time.time())
-    items = [(M.project, key) for key in range(100)]  # every node holds some of these
-    hung = node_of(backend, backend.make_key(M.project, 10, now // 10 * 10, backend.vnode("0")))
+    keys = list(range(100))  # every node holds some of these
+    hung = node_of(backend, backend.make_key(M.project, 10, backend.block_of(10, now)[0], "0"))
+    on_hung = [
+        k for k in keys if node_of(backend, backend.make_key(M.project, 10, 0, str(k))) == hung
+    ]
+    assert 0 < len(on_hung) < len(keys)
     try:
         with redis_cluster.paused(hung):
             started = time.monotonic()
             with pytest.raises(TSDBUnavailable):
-                backend.incr_multi(items, now)
+                backend.incr_multi([(M.project, key) for key in keys], now)
             with pytest.raises(TSDBUnavailable):
                 backend.validate()
             # Each call waits for one timeout, not one per command sent to the hung node.
             assert time.monotonic() - started < 1.5
 
-        # The hung node applies what it had received exactly once when it wakes up.
-        deadline = time.monotonic() + 2
-        while backend.get_sums(M.project, [0], now, now, rollup=10) != {0: 1}:
-            assert time.monotonic() < deadline, "the hung node never applied the write"
-            time.sleep(0.02)
-        time.sleep(0.3)
-        sums = backend.get_sums(M.project, list(range(100)), now, now, rollup=10)
-        assert sums == dict.fromkeys(range(100), 1)
+        # The other nodes applied their part at once. The hung node, woken up after the
+        # write's deadline (sent + 0.3 s), runs the script, which finds the deadline passed
+        # and drops it: the call that failed is not counted there later.
         backend.validate()
+        time.sleep(0.3)
+        sums = backend.get_sums(M.project, keys, now, now, rollup=10)
+        assert sums == {key: 0 if key in on_hung else 1 for key in keys}
+        backend.incr_multi([(M.project, key) for key in keys], now)
+        sums = backend.get_sums(M.project, keys, now, now, rollup=10)
+        assert sums == {key: 1 if key in on_hung else 2 for key in keys}
     finally:
         backend.flush()
         backend.close()

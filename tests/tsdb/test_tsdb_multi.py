@@ -173,10 +173,12 @@ def test_it_reads_every_model_in_one_round_trip_on_redis(
     )
 
     assert sum(counts(result[M.key_total_rejected][2])) == 1
-    # One round trip for all the models, and every hash asked for exactly once.
+    # One round trip for all the models: one GETRANGE per model, key and block of buckets,
+    # every string asked for exactly once.
     assert len(sent_batches) == 1
     commands = [command for batch in sent_batches for command in batch]
-    assert {command[0] for command in commands} == {"HMGET"}
-    vnodes = {counting_tsdb.vnode(str(key)) for key in keys}
-    assert len(commands) == len(KEY_MODELS) * 24 * len(vnodes)
+    assert {command[0] for command in commands} == {"GETRANGE"}
+    series = counting_tsdb.get_series(now - timedelta(seconds=DAY - 1), now, HOUR)
+    blocks = {counting_tsdb.block_of(HOUR, bucket)[0] for bucket in series}
+    assert len(commands) == len(KEY_MODELS) * len(keys) * len(blocks)
     assert len({command[1] for command in commands}) == len(commands)

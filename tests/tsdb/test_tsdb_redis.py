@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import struct
 import time
-import zlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +14,9 @@ import pytest
 import redis
 
 from tsdb.base import TSDBModel, TSDBUnavailable
-from tsdb.redis import RedisTSDB
+from tsdb.redis import BLOCK_BUCKETS, WRITE_SHA, RedisTSDB
+
+TSDB_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 M = TSDBModel
 Batches = list[list[tuple[Any, ...]]]
@@ -22,49 +26,87 @@ def names(batch: list[tuple[Any, ...]]) -> list[str]:
     return [str(args[0]).upper() for args in batch]
 
 
-def test_it_stores_one_hash_per_model_rollup_bucket_and_vnode(
-    tsdb_prefix: str, raw_redis: redis.Redis
-) -> None:
-    backend = RedisTSDB(prefix=tsdb_prefix, vnodes=1)
-    now = int(time.time())
-    backend.incr(M.project_total_received, 42, now, count=3)
-    backend.incr(M.project_total_received, "abc", now)
+def counters(raw: redis.Redis, key: str) -> list[int]:
+    """The 63 counters of a stored block, as ints."""
+    data = raw.get(key)
+    assert isinstance(data, bytes), key
+    return list(struct.unpack(f">{BLOCK_BUCKETS}q", data))
 
+
+@pytest.fixture
+def binary_redis() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(TSDB_REDIS_URL)
+    yield client
+    client.close()
+
+
+def script_counters(command: tuple[Any, ...]) -> list[tuple[str, int, int, int]]:
+    """An EVALSHA of the write script as (key, counter index, count, expire-at) per counter."""
+    assert command[0] == "EVALSHA"
+    assert command[1] == WRITE_SHA
+    numkeys = int(command[2])
+    keys = command[3 : 3 + numkeys]
+    args = command[3 + numkeys + 2 :]
+    assert len(args) == 3 * numkeys
+    return [
+        (key, int(args[3 * i].lstrip("#")), int(args[3 * i + 2]), int(args[3 * i + 1]))
+        for i, key in enumerate(keys)
+    ]
+
+
+def test_it_stores_one_string_of_counters_per_model_rollup_block_and_key(
+    redis_tsdb: RedisTSDB, tsdb_prefix: str, binary_redis: redis.Redis
+) -> None:
+    now = int(time.time())
+    redis_tsdb.incr(M.project_total_received, 42, now, count=3)
+    redis_tsdb.incr(M.project_total_received, "a:b", now)
+    redis_tsdb.incr(M.project_total_received, 42, now - 60, count=2)
+
+    for rollup in (10, 60, 3600):
+        index = now // rollup
+        block = (index - index % BLOCK_BUCKETS) * rollup
+        for key in ("42", "a:b"):
+            name = f"{tsdb_prefix}100:{rollup}:{block}:{{{key}}}"
+            assert name == redis_tsdb.make_key(M.project_total_received, rollup, block, key)
+        stored = counters(binary_redis, f"{tsdb_prefix}100:{rollup}:{block}:{{42}}")
+        assert stored[index % BLOCK_BUCKETS] == (5 if rollup == 3600 else 3)
+        other = counters(binary_redis, f"{tsdb_prefix}100:{rollup}:{block}:{{a:b}}")
+        assert other[index % BLOCK_BUCKETS] == 1
+    minute_ago = redis_tsdb.make_key(
+        M.project_total_received, 60, redis_tsdb.block_of(60, now - 60)[0], "42"
+    )
+    assert counters(binary_redis, minute_ago)[redis_tsdb.block_of(60, now - 60)[1]] == 2
+    # Every kept rollup and the daily summary: one string per block holding a count.
     expected = {
-        f"{tsdb_prefix}100:10:{now // 10 * 10}:0",
-        f"{tsdb_prefix}100:60:{now // 60 * 60}:0",
-        f"{tsdb_prefix}100:3600:{now // 3600 * 3600}:0",
+        redis_tsdb.make_key(
+            M.project_total_received, rollup, redis_tsdb.block_of(rollup, ts)[0], key
+        )
+        for rollup in (10, 60, 3600, 86400)
+        for key, ts in (("42", now), ("a:b", now), ("42", now - 60))
     }
-    assert set(raw_redis.scan_iter(match=f"{tsdb_prefix}*")) == expected
-    for key in expected:
-        assert raw_redis.hgetall(key) == {"42": "3", "abc": "1"}
-    backend.close()
+    found = {key.decode() for key in binary_redis.scan_iter(match=f"{tsdb_prefix}*")}
+    assert found == expected
+    # Every string is made all 63 counters long at once (it never grows and reallocates).
+    assert {binary_redis.strlen(key) for key in found} == {8 * BLOCK_BUCKETS}
 
 
-def test_it_spreads_keys_over_vnodes_by_crc32(
-    redis_tsdb: RedisTSDB, tsdb_prefix: str, raw_redis: redis.Redis
-) -> None:
-    now = int(time.time())
-    redis_tsdb.incr(M.organization_total_received, 7, now)
-
-    vnode = zlib.crc32(b"7") % 64
-    key = f"{tsdb_prefix}200:3600:{now // 3600 * 3600}:{vnode}"
-    assert raw_redis.hgetall(key) == {"7": "1"}
-
-
-def test_it_expires_each_bucket_at_bucket_plus_rollup_times_samples(
-    redis_tsdb: RedisTSDB, tsdb_prefix: str, raw_redis: redis.Redis
+def test_it_expires_each_block_when_its_last_bucket_expires(
+    redis_tsdb: RedisTSDB, binary_redis: redis.Redis
 ) -> None:
     now = int(time.time())
     redis_tsdb.incr(M.key_total_rejected, 5, now)
 
-    for rollup, samples in ((10, 360), (60, 720), (3600, 2160)):
-        bucket = now // rollup * rollup
-        key = redis_tsdb.make_key(M.key_total_rejected, rollup, bucket, redis_tsdb.vnode("5"))
-        assert raw_redis.expiretime(key) == bucket + rollup * samples
+    # The daily summary's blocks expire when their last day's first hour does.
+    for rollup, samples in ((10, 360), (60, 720), (3600, 2160), (86400, 90)):
+        block, _ = redis_tsdb.block_of(rollup, now)
+        key = redis_tsdb.make_key(M.key_total_rejected, rollup, block, "5")
+        assert block % (rollup * BLOCK_BUCKETS) == 0
+        assert (
+            binary_redis.expiretime(key) == block + (BLOCK_BUCKETS - 1) * rollup + rollup * samples
+        )
 
 
-def test_incr_multi_is_one_round_trip_with_one_expireat_per_hash(
+def test_incr_multi_is_one_round_trip_of_one_script_with_a_deadline(
     counting_tsdb: RedisTSDB, sent_batches: Batches
 ) -> None:
     now = int(time.time())
@@ -76,38 +118,67 @@ def test_incr_multi_is_one_round_trip_with_one_expireat_per_hash(
     two_minutes_ago = (now - 120) // 60 * 60  # both items in the same bucket of every rollup
     items += [(M.project, 1, two_minutes_ago, 2), (M.project, 1, two_minutes_ago + 9, 3)]
 
+    sent_at = time.time()
     counting_tsdb.incr_multi(items, timestamp=now)
 
     assert len(sent_batches) == 1
-    commands = sent_batches[0]
-    hincrbys = [args for args in commands if str(args[0]).upper() == "HINCRBY"]
-    expireats = [args for args in commands if str(args[0]).upper() == "EXPIREAT"]
-    assert len(hincrbys) == 3 * 20 * 3 + 3  # the two "project" items share every bucket
-    hashes = {args[1] for args in hincrbys}
-    assert sorted(args[1] for args in expireats) == sorted(hashes)
-    for _, key, at in expireats:
-        rollup, bucket = (int(part) for part in str(key).split(":")[-3:-1])
-        assert int(at) == bucket + rollup * dict(counting_tsdb.rollups)[rollup]
-    assert names(commands) == ["HINCRBY"] * len(hincrbys) + ["EXPIREAT"] * len(expireats)
+    [command] = sent_batches[0]
+    deadline_us = int(command[3 + int(command[2])])
+    timeout = counting_tsdb.client.connection_pool.connection_kwargs["socket_timeout"]
+    assert sent_at + timeout <= deadline_us / 1e6 <= time.time() + timeout
+    written = script_counters(command)
+    # 3 rollups and the daily summary; the two "project" items share every bucket.
+    assert len(written) == 3 * 20 * 4 + 4
+    retention = {**dict(counting_tsdb.rollups), 86400: 90}
+    for key, index, _count, expire_at in written:
+        rollup, block = (int(part) for part in key.split(":")[-3:-1])
+        assert 0 <= index < BLOCK_BUCKETS
+        assert expire_at == block + (BLOCK_BUCKETS - 1) * rollup + rollup * retention[rollup]
+    project = [count for key, _, count, _ in written if key.startswith(f"{counting_tsdb.prefix}1:")]
+    assert project == [5, 5, 5, 5]
 
 
-def test_get_range_is_one_round_trip_of_one_hmget_per_hash(
+def test_get_range_is_one_round_trip_of_one_getrange_per_key_and_block(
     counting_tsdb: RedisTSDB, sent_batches: Batches
 ) -> None:
     now = datetime.now(UTC)
     keys = list(range(1000))
     counting_tsdb.incr_multi([(M.project_total_received, key) for key in keys], now)
     sent_batches.clear()
+    start = now - timedelta(seconds=86399)
 
-    result = counting_tsdb.get_range(
-        M.project_total_received, keys, now - timedelta(seconds=86399), now
-    )
+    result = counting_tsdb.get_range(M.project_total_received, keys, start, now)
 
     assert len(sent_batches) == 1
-    assert set(names(sent_batches[0])) == {"HMGET"}
-    vnodes = {counting_tsdb.vnode(str(key)) for key in keys}
-    assert len(sent_batches[0]) == 24 * len(vnodes)
+    assert set(names(sent_batches[0])) == {"GETRANGE"}
+    blocks = {
+        counting_tsdb.block_of(3600, ts)[0] for ts in counting_tsdb.get_series(start, now, 3600)
+    }
+    assert len(sent_batches[0]) == 1000 * len(blocks)
     assert all(series[-1][1] == 1 and len(series) == 24 for series in result.values())
+
+
+def test_ninety_days_of_one_series_cost_one_command_per_63_buckets(
+    counting_tsdb: RedisTSDB, sent_batches: Batches
+) -> None:
+    now = int(time.time())
+    days = [now - 86400 * n for n in range(0, 89, 4)]
+    counting_tsdb.incr_multi([(M.project, 7, ts, 2) for ts in days])
+    sent_batches.clear()
+
+    series = counting_tsdb.get_range(M.project, [7], now - 90 * 86400 + 3600, now, rollup=3600)
+    daily = counting_tsdb.get_range(M.project, [7], now - 89 * 86400, now, rollup=86400)
+
+    assert len(series[7]) == 2160
+    assert sum(count for _, count in series[7]) == 2 * len(days)
+    assert sum(count for _, count in daily[7]) == 2 * len(days)
+    assert len(sent_batches) == 2
+    for batch in sent_batches:
+        assert set(names(batch)) == {"GETRANGE"}
+    assert len(sent_batches[0]) in (35, 36)  # not 2,160
+    # At 1d, whole days come from the daily summary (blocks of 63 days), the first, partly
+    # expired day from its hours.
+    assert len(sent_batches[1]) <= 2 + 1
 
 
 def test_get_sums_is_one_round_trip(counting_tsdb: RedisTSDB, sent_batches: Batches) -> None:
@@ -121,16 +192,49 @@ def test_it_never_reads_buckets_older_than_the_rollup_keeps(
 ) -> None:
     now = datetime.now(UTC)
 
-    # Two hours at 10 s: 721 points, of which only the last 360 buckets still exist.
+    # Two hours at 10 s: 721 points, of which only the last 360 buckets still exist. Their
+    # blocks hold older buckets too: the GETRANGEs ask for exactly the 360 kept ones.
     result = counting_tsdb.get_range(M.project, [1], now - timedelta(hours=2), now, rollup=10)
     assert len(result[1]) == 721
-    assert len(sent_batches[0]) == 360
+    [batch] = sent_batches
+    ranges = [(int(start), int(end)) for _, _, start, end in batch]
+    assert sum((end + 1 - start) // 8 for start, end in ranges) == 360
+    oldest_kept = counting_tsdb.oldest_kept_bucket(10)
+    first_key = batch[0][1]
+    assert int(first_key.split(":")[-2]) + ranges[0][0] // 8 * 10 in (oldest_kept, oldest_kept + 10)
 
     sent_batches.clear()
     old = now - timedelta(days=100)
     result = counting_tsdb.get_range(M.project, [1], old - timedelta(days=1), old, rollup=3600)
     assert len(result[1]) == 25
     assert sent_batches == []
+
+
+def test_an_expired_bucket_in_a_block_still_stored_reads_zero(
+    redis_tsdb: RedisTSDB, binary_redis: redis.Redis
+) -> None:
+    # A block of 10 s buckets outlives its first bucket by 62 x 10 s. Put a count in a
+    # bucket that is past retention (as if written an hour ago) next to one that is not.
+    now = int(time.time())
+    expired = now // 10 * 10 - 3600
+    kept = expired + 10 * 30
+    block, index = redis_tsdb.block_of(10, expired)
+    while redis_tsdb.block_of(10, kept)[0] != block:  # both in one block
+        expired, kept = expired - 10, kept - 10
+        block, index = redis_tsdb.block_of(10, expired)
+    key = redis_tsdb.make_key(M.project, 10, block, "1")
+    data = bytearray(8 * BLOCK_BUCKETS)
+    data[8 * index : 8 * index + 8] = (1000).to_bytes(8, "big")
+    kept_index = redis_tsdb.block_of(10, kept)[1]
+    data[8 * kept_index : 8 * kept_index + 8] = (7).to_bytes(8, "big")
+    binary_redis.set(key, bytes(data), ex=600)
+
+    series = redis_tsdb.get_range(M.project, [1], expired - 60, now, rollup=10)[1]
+
+    counts = dict(series)
+    assert counts[expired] == 0
+    assert counts[kept] == 7
+    assert sum(counts.values()) == 7
 
 
 def test_it_does_not_store_buckets_that_are_already_expired(
@@ -140,7 +244,7 @@ def test_it_does_not_store_buckets_that_are_already_expired(
     redis_tsdb.incr(M.project, 1, two_hours_ago)
 
     rollups = {int(key.split(":")[-3]) for key in raw_redis.scan_iter(match=f"{tsdb_prefix}*")}
-    assert rollups == {60, 3600}
+    assert rollups == {60, 3600, 86400}
 
 
 def test_flush_deletes_only_its_own_prefix(
@@ -208,9 +312,14 @@ def test_it_connects_with_a_short_timeout_and_no_blind_retries() -> None:
     backend.close()
 
 
-def test_it_refuses_a_bad_vnode_count() -> None:
-    with pytest.raises(ValueError, match="vnodes"):
-        RedisTSDB(vnodes=0)
+def test_it_refuses_a_client_that_decodes_replies() -> None:
+    # Counters are binary: a client decoding replies as text would fail on every read.
+    with pytest.raises(ValueError, match="decode_responses=False"):
+        RedisTSDB(client_options={"decode_responses": True})
+    client = redis.Redis.from_url(TSDB_REDIS_URL, decode_responses=True)
+    with pytest.raises(ValueError, match="decode_responses=False"):
+        RedisTSDB(client=client)
+    client.close()
 
 
 def test_it_flushes_a_prefix_holding_glob_characters(

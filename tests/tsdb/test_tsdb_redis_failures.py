@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -55,22 +56,25 @@ def test_an_error_reply_mid_batch_is_raised_after_every_reply_was_read(
     items = [(M.organization_total_received, 1), (M.project_total_received, 2), (M.project, 2)]
     backend.incr_multi(items, now)
     [connection_id] = client_ids(raw_redis, name)
-    # Someone else's string where the project's hourly hash should be: HINCRBY gets WRONGTYPE.
+    # Someone else's hash where the project's hourly counters should be: WRONGTYPE.
     hour = now // 3600 * 3600
-    taken = backend.make_key(M.project_total_received, 3600, hour, backend.vnode("2"))
-    raw_redis.set(taken, "not a hash", ex=60)
+    block, index = backend.block_of(3600, hour)
+    taken = backend.make_key(M.project_total_received, 3600, block, "2")
+    raw_redis.delete(taken)
+    raw_redis.hset(taken, "not", "counters")
+    raw_redis.expire(taken, 60)
 
     with pytest.raises(redis.ResponseError, match="WRONGTYPE") as raised:
         backend.incr_multi(items, now)
 
     message = str(raised.value)
-    assert f"HINCRBY {taken} 2 1" in message
-    assert "of 18 in one batch" in message  # 9 HINCRBY, then one EXPIREAT per hash
-    # The other commands of the batch were applied, each exactly once.
+    # 3 items x (3 rollups + the daily summary)
+    assert f"of 12 in one write: {taken} #{index} +1" in message
+    # The other counters of the write were applied, each exactly once.
     assert backend.get_sums(M.organization_total_received, [1], now, now, rollup=10) == {1: 2}
     assert backend.get_sums(M.project, [2], now, now, rollup=3600) == {2: 2}
     assert backend.get_sums(M.project_total_received, [2], now, now, rollup=60) == {2: 2}
-    assert raw_redis.get(taken) == "not a hash"
+    assert raw_redis.hgetall(taken) == {"not": "counters"}
     # Every reply was read: the same connection was reused, clean, for those reads.
     assert client_ids(raw_redis, name) == [connection_id]
 
@@ -83,11 +87,12 @@ def test_an_error_reply_in_a_read_leaves_the_connection_usable(
     keys = list(range(50))
     backend.incr_multi([(M.project_total_received, key) for key in keys], now)
     [connection_id] = client_ids(raw_redis, name)
-    bucket = int(now.timestamp()) // 3600 * 3600
-    taken = backend.make_key(M.project, 3600, bucket, backend.vnode("7"))
-    raw_redis.set(taken, "not a hash", ex=60)
+    block, _ = backend.block_of(3600, int(now.timestamp()))
+    taken = backend.make_key(M.project, 3600, block, "7")
+    raw_redis.hset(taken, "not", "counters")
+    raw_redis.expire(taken, 60)
 
-    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+    with pytest.raises(redis.ResponseError, match=f"WRONGTYPE.*GETRANGE {re.escape(taken)}"):
         backend.get_range(M.project, keys, now - timedelta(hours=5), now, rollup=3600)
 
     series = backend.get_range(
