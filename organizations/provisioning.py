@@ -69,7 +69,6 @@ from organizations.provisioning_serializers import (
     rate_limit_value,
 )
 from organizations.views import OrganizationScopedEndpoint
-from statsapi.schema import PAGINATION_PARAMETERS
 
 FORBIDDEN = "You do not have permission to perform this action."
 
@@ -384,7 +383,7 @@ class OrganizationTeamsEndpoint(WriteEndpoint):
 
     permission_classes = [OrganizationTeamsPermission]
 
-    @doc("An organization's teams", 200, [EXAMPLE_TEAM], parameters=PAGINATION_PARAMETERS)
+    @doc("An organization's teams", 200, [EXAMPLE_TEAM])
     def get(self, request: Request, organization_id_or_slug: str) -> Response:
         organization = self.get_organization(request, organization_id_or_slug)
         teams = Team.objects.filter(organization=organization).order_by("slug", "id")
@@ -465,7 +464,7 @@ class TeamProjectsEndpoint(WriteEndpoint):
 
     permission_classes = [TeamProjectsPermission]
 
-    @doc("A team's projects", 200, [EXAMPLE_PROJECT], parameters=PAGINATION_PARAMETERS)
+    @doc("A team's projects", 200, [EXAMPLE_PROJECT])
     def get(self, request: Request, organization_id_or_slug: str, team_id_or_slug: str) -> Response:
         team = self.get_team(request, organization_id_or_slug, team_id_or_slug)
         projects = (
@@ -577,7 +576,7 @@ class ProjectTeamsEndpoint(ProjectEndpoint):
 
     permission_classes = [ProjectTeamsPermission]
 
-    @doc("A project's teams", 200, [EXAMPLE_TEAM], parameters=PAGINATION_PARAMETERS)
+    @doc("A project's teams", 200, [EXAMPLE_TEAM])
     def get(
         self, request: Request, organization_id_or_slug: str, project_id_or_slug: str
     ) -> Response:
@@ -665,7 +664,7 @@ class ProjectKeysEndpoint(ProjectEndpoint):
 
     permission_classes = [ProjectKeysPermission]
 
-    @doc("A project's DSN keys", 200, [EXAMPLE_KEY], parameters=PAGINATION_PARAMETERS)
+    @doc("A project's DSN keys", 200, [EXAMPLE_KEY])
     def get(
         self, request: Request, organization_id_or_slug: str, project_id_or_slug: str
     ) -> Response:
@@ -833,7 +832,7 @@ class OrganizationMembersEndpoint(MemberEndpoint):
 
     permission_classes = [MembersPermission]
 
-    @doc("An organization's members", 200, [EXAMPLE_MEMBER], parameters=PAGINATION_PARAMETERS)
+    @doc("An organization's members", 200, [EXAMPLE_MEMBER])
     def get(self, request: Request, organization_id_or_slug: str) -> Response:
         organization = self.get_organization(request, organization_id_or_slug)
         members = (
