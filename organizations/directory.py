@@ -2,9 +2,9 @@
 
 - `GET /api/0/`                                   IndexEndpoint
 - `GET /api/0/organizations/`                     OrganizationIndexEndpoint
-- `GET /api/0/organizations/{org}/`               OrganizationDetailsEndpoint
 - `GET /api/0/organizations/{org}/projects/`      OrganizationProjectsEndpoint
-- `GET /api/0/projects/{org}/{project}/`          ProjectDetailsEndpoint
+
+One organization and one project (`GET`, and the writes) are in organizations/provisioning.py.
 
 Checks run in Sentry's order: authentication (401), the token's scopes (403), the lookup
 (404), the caller's access in the organization (403).
@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import exceptions
 from rest_framework.permissions import AllowAny
@@ -30,7 +30,7 @@ from organizations.directory_serializers import (
 )
 from organizations.models import ApiToken, OrgAuthToken, Team
 from organizations.pagination import SentryCursorPagination
-from organizations.permissions import OrganizationPermission, ProjectPermission
+from organizations.permissions import OrganizationPermission
 from organizations.views import ApiEndpoint, OrganizationScopedEndpoint
 from statsapi.schema import LINK_HEADER, PAGINATION_PARAMETERS
 
@@ -182,22 +182,6 @@ class OrganizationIndexEndpoint(ApiEndpoint):
         return paginator.get_paginated_response(OrganizationSerializer(page, many=True).data)
 
 
-class OrganizationDetailsEndpoint(OrganizationScopedEndpoint):
-    """`GET /api/0/organizations/{org}/`."""
-
-    permission_classes = [OrganizationPermission]
-
-    @extend_schema(
-        operation_id="organization_details",
-        summary="One organization",
-        responses={200: OrganizationSerializer},
-        examples=[OpenApiExample("an organization", EXAMPLE_ORGANIZATION, response_only=True)],
-    )
-    def get(self, request: Request, organization_id_or_slug: str) -> Response:
-        organization = self.get_organization(request, organization_id_or_slug)
-        return Response(OrganizationSerializer(organization).data)
-
-
 class OrganizationProjectsEndpoint(OrganizationScopedEndpoint):
     """`GET /api/0/organizations/{org}/projects/`: the projects the caller can see, by slug."""
 
@@ -226,23 +210,3 @@ class OrganizationProjectsEndpoint(OrganizationScopedEndpoint):
         }
         data = ProjectSerializer(page, many=True, context=context).data
         return paginator.get_paginated_response(data)
-
-
-class ProjectDetailsEndpoint(OrganizationScopedEndpoint):
-    """`GET /api/0/projects/{org}/{project}/`: one project the caller can see, with its
-    organization."""
-
-    permission_classes = [ProjectPermission]
-
-    @extend_schema(
-        operation_id="project_details",
-        summary="One project, with its organization",
-        responses={200: ProjectSerializer},
-        examples=[OpenApiExample("a project", EXAMPLE_PROJECT, response_only=True)],
-    )
-    def get(
-        self, request: Request, organization_id_or_slug: str, project_id_or_slug: str
-    ) -> Response:
-        project = self.get_project(request, organization_id_or_slug, project_id_or_slug)
-        prefetch_related_objects([project], ORDERED_TEAMS)
-        return Response(ProjectSerializer(project, context={"access": self.access}).data)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from organizations import directory
+from organizations import directory, provisioning
 
 urlpatterns = [
     path("", directory.IndexEndpoint.as_view(), name="api-index"),
@@ -13,7 +13,7 @@ urlpatterns = [
     ),
     path(
         "organizations/<str:organization_id_or_slug>/",
-        directory.OrganizationDetailsEndpoint.as_view(),
+        provisioning.OrganizationDetailsEndpoint.as_view(),
         name="organization-details",
     ),
     path(
@@ -23,7 +23,7 @@ urlpatterns = [
     ),
     path(
         "projects/<str:organization_id_or_slug>/<str:project_id_or_slug>/",
-        directory.ProjectDetailsEndpoint.as_view(),
+        provisioning.ProjectDetailsEndpoint.as_view(),
         name="project-details",
     ),
 ]

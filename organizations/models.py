@@ -96,6 +96,10 @@ class Project(models.Model):
     platform = models.CharField(max_length=64, blank=True, default="")
     teams = models.ManyToManyField(Team, related_name="projects", blank=True)
     date_created = models.DateTimeField(default=timezone.now)
+    # Sentry project settings that clients set and read back (digests, resolve age, grouping
+    # rules, allowed domains, ...), keyed by their API names. statsapi keeps and returns them;
+    # nothing else here acts on them (organizations.provisioning_serializers.PROJECT_SETTINGS).
+    settings = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["organization__slug", "slug"]
@@ -150,6 +154,23 @@ def generate_public_key() -> str:
     return secrets.token_hex(16)
 
 
+BROWSER_SDK_VERSIONS = ("latest", "9.x", "8.x", "7.x")
+DEFAULT_BROWSER_SDK_VERSION = "latest"
+LOADER_OPTION_NAMES = (
+    "hasReplay",
+    "hasPerformance",
+    "hasDebug",
+    "hasFeedback",
+    "hasLogsAndMetrics",
+)
+
+
+def default_loader_options() -> dict[str, bool]:
+    """A new key's JavaScript loader options, as sentry.io gives them: performance and replay
+    on, the rest off."""
+    return {name: name in ("hasReplay", "hasPerformance") for name in LOADER_OPTION_NAMES}
+
+
 class ProjectKey(RateLimited):
     """A DSN key: `http://<public_key>@<host>/<project_id>`, with an optional quota."""
 
@@ -164,6 +185,14 @@ class ProjectKey(RateLimited):
     secret_key = models.CharField(max_length=32, blank=True, default=generate_public_key)
     is_active = models.BooleanField(default=True)
     date_created = models.DateTimeField(default=timezone.now)
+    # The JavaScript loader script's settings: kept and returned for clients (statsapi serves
+    # no loader script).
+    browser_sdk_version = models.CharField(
+        max_length=16,
+        default=DEFAULT_BROWSER_SDK_VERSION,
+        choices=[(version, version) for version in BROWSER_SDK_VERSIONS],
+    )
+    loader_options = models.JSONField(default=default_loader_options, blank=True)
 
     class Meta:
         ordering = ["project_id", "id"]

@@ -7,17 +7,20 @@ ones that write several rows do it in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from organizations import scopes as scope_names
+from organizations.audit import Actor, record_addition, record_change, record_deletion
 from organizations.models import (
     ApiToken,
     BaseToken,
@@ -30,6 +33,19 @@ from organizations.models import (
 )
 
 # --- validation helpers ---------------------------------------------------------------------
+
+
+class SlugTaken(ValidationError):
+    """Another object of the same kind in the same scope already has this slug (a
+    ValidationError on `slug`, so callers that only know ValidationError still see it)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__({"slug": [message]})
+        self.message_text = message
+
+
+class NotAllowed(ValidationError):
+    """The change is valid but the acting caller may not make it (the API answers 403)."""
 
 
 def validation_message(error: ValidationError) -> str:
@@ -133,12 +149,96 @@ def member_add(
     return member
 
 
-def team_create(*, organization: Organization, slug: str, name: str | None = None) -> Team:
-    """A new team in `organization` (name defaults to the slug)."""
+def _changes(obj: Any, values: Mapping[str, Any]) -> list[str]:
+    """Set each attribute of `values` that differs on `obj`; the names of those changed."""
+    changed = []
+    for field, value in values.items():
+        if getattr(obj, field) != value:
+            setattr(obj, field, value)
+            changed.append(field)
+    return changed
+
+
+@transaction.atomic
+def team_create(
+    *,
+    organization: Organization,
+    slug: str,
+    name: str | None = None,
+    actor: Actor | None = None,
+) -> Team:
+    """A new team in `organization` (name defaults to the slug). SlugTaken if the
+    organization already has a team with this slug."""
+    if Team.objects.filter(organization=organization, slug=slug).exists():
+        raise SlugTaken("A team with this slug already exists.")
     team = Team(organization=organization, slug=slug, name=name or slug)
     team.full_clean()
-    team.save()
+    _save_unique(team, SlugTaken("A team with this slug already exists."))
+    record_addition(actor=actor, obj=team)
     return team
+
+
+def _save_unique(obj: Any, taken: SlugTaken) -> None:
+    """Save `obj`; a unique-constraint race lost to a concurrent request is `taken`."""
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError:
+        raise taken from None
+
+
+@transaction.atomic
+def team_update(
+    *,
+    team: Team,
+    name: str | None = None,
+    slug: str | None = None,
+    actor: Actor | None = None,
+) -> Team:
+    """Rename a team and/or change its slug (SlugTaken if another team of the organization
+    has it)."""
+    values = {field: value for field, value in (("name", name), ("slug", slug)) if value}
+    taken = SlugTaken(f'The slug "{slug}" is already in use.')
+    siblings = Team.objects.filter(organization_id=team.organization_id, slug=slug)
+    if slug and slug != team.slug and siblings.exists():
+        raise taken
+    changed = _changes(team, values)
+    if changed:
+        team.full_clean(validate_unique=False, validate_constraints=False)
+        _save_unique(team, taken)
+        record_change(actor=actor, obj=team, fields=changed)
+    return team
+
+
+@transaction.atomic
+def team_member_add(*, team: Team, member: OrganizationMember, actor: Actor | None = None) -> bool:
+    """Put `member` in `team` (same organization); False if they already were."""
+    teams_check(organization=member.organization, teams=[team])
+    if member.teams.filter(pk=team.pk).exists():
+        return False
+    member.teams.add(team)
+    record_change(actor=actor, obj=member, fields=[f"teams (added {team.slug})"])
+    return True
+
+
+@transaction.atomic
+def team_member_remove(
+    *, team: Team, member: OrganizationMember, actor: Actor | None = None
+) -> bool:
+    """Take `member` out of `team`; False if they were not in it."""
+    if not member.teams.filter(pk=team.pk).exists():
+        return False
+    member.teams.remove(team)
+    record_change(actor=actor, obj=member, fields=[f"teams (removed {team.slug})"])
+    return True
+
+
+@transaction.atomic
+def team_delete(*, team: Team, actor: Actor | None = None) -> None:
+    """Delete a team. Its projects stay (they lose this team); its members stay in the
+    organization."""
+    record_deletion(actor=actor, obj=team)
+    team.delete()
 
 
 def team_get_or_create(
@@ -154,45 +254,345 @@ def team_get_or_create(
 # --- projects and DSN keys ------------------------------------------------------------------
 
 
+UNSET: Any = object()
+"""A keyword argument's default meaning "leave this as it is" where None is a value."""
+
+
 def project_key_create(
     *,
     project: Project,
     label: str = "Default",
     rate_limit_count: int | None = None,
     rate_limit_window: int | None = None,
+    browser_sdk_version: str | None = None,
+    loader_options: Mapping[str, bool] | None = None,
+    actor: Actor | None = None,
 ) -> ProjectKey:
-    """A new active DSN key for `project`, optionally limited to `count` events per `window` s."""
+    """A new active DSN key for `project`, optionally limited to `count` events per `window` s
+    and with JavaScript loader settings (`loader_options` overrides the defaults it names)."""
     key = ProjectKey(
         project=project,
         label=label,
         rate_limit_count=rate_limit_count,
         rate_limit_window=rate_limit_window,
     )
+    if browser_sdk_version is not None:
+        key.browser_sdk_version = browser_sdk_version
+    if loader_options:
+        key.loader_options = {**key.loader_options, **loader_options}
     key.full_clean()
     key.save()
+    record_addition(actor=actor, obj=key)
     return key
+
+
+@transaction.atomic
+def project_key_update(
+    *,
+    key: ProjectKey,
+    label: str | None = None,
+    is_active: bool | None = None,
+    rate_limit: tuple[int, int] | None = UNSET,
+    browser_sdk_version: str | None = None,
+    loader_options: Mapping[str, bool] | None = None,
+    actor: Actor | None = None,
+) -> ProjectKey:
+    """Change a DSN key. `rate_limit` is (count, window seconds), None to remove the limit,
+    or left out to keep it. Ingest sees the change within INGEST_CONFIG_CACHE_TTL seconds."""
+    values: dict[str, Any] = {}
+    if label is not None:
+        values["label"] = label
+    if is_active is not None:
+        values["is_active"] = is_active
+    if rate_limit is not UNSET:
+        count, window = rate_limit if rate_limit is not None else (None, None)
+        values.update(rate_limit_count=count, rate_limit_window=window)
+    if browser_sdk_version is not None:
+        values["browser_sdk_version"] = browser_sdk_version
+    if loader_options:
+        values["loader_options"] = {**key.loader_options, **loader_options}
+    changed = _changes(key, values)
+    if changed:
+        key.full_clean()
+        key.save(update_fields=changed)
+        record_change(actor=actor, obj=key, fields=changed)
+    return key
+
+
+@transaction.atomic
+def project_key_delete(*, key: ProjectKey, actor: Actor | None = None) -> None:
+    """Delete a DSN key: ingest refuses it within INGEST_CONFIG_CACHE_TTL seconds."""
+    record_deletion(actor=actor, obj=key)
+    key.delete()
+
+
+def project_slug_from_name(*, organization: Organization, name: str) -> str:
+    """A free project slug made from `name` ("My App" -> "my-app", then "my-app-2", ...)."""
+    max_length = Project._meta.get_field("slug").max_length or 50
+    base = slugify(name)[:max_length].strip("-_") or "project"
+    if base.isdigit():
+        base = f"project-{base}"[:max_length]
+    taken = set(
+        Project.objects.filter(organization=organization, slug__startswith=base).values_list(
+            "slug", flat=True
+        )
+    )
+    candidate, number = base, 1
+    while candidate in taken:
+        number += 1
+        suffix = f"-{number}"
+        candidate = base[: max_length - len(suffix)] + suffix
+    return candidate
+
+
+PROJECT_SLUG_TAKEN = "A project with this slug already exists."
 
 
 @transaction.atomic
 def project_create(
     *,
     organization: Organization,
-    slug: str,
+    slug: str | None,
     name: str | None = None,
     teams: Sequence[Team] = (),
     rate_limit: tuple[int, int] | None = None,
+    platform: str = "",
+    settings: Mapping[str, Any] | None = None,
+    actor: Actor | None = None,
 ) -> Project:
-    """A new project with its first DSN key (limited to `rate_limit` = (count, seconds) if
-    given), owned by `teams`, which must belong to the organization."""
+    """A new project with its first DSN key, "Default" (limited to `rate_limit` = (count,
+    seconds) if given), owned by `teams`, which must belong to the organization. Without a
+    slug, one is made from the name. SlugTaken if the organization has a project with it."""
     teams_check(organization=organization, teams=teams)
-    project = Project(organization=organization, slug=slug, name=name or slug)
+    if slug is None:
+        slug = project_slug_from_name(organization=organization, name=name or "project")
+    elif Project.objects.filter(organization=organization, slug=slug).exists():
+        raise SlugTaken(PROJECT_SLUG_TAKEN)
+    project = Project(
+        organization=organization,
+        slug=slug,
+        name=name or slug,
+        platform=platform,
+        settings=dict(settings or {}),
+    )
     project.full_clean()
-    project.save()
+    _save_unique(project, SlugTaken(PROJECT_SLUG_TAKEN))
     if teams:
         project.teams.add(*teams)
+    record_addition(actor=actor, obj=project)
     count, window = rate_limit if rate_limit is not None else (None, None)
-    project_key_create(project=project, rate_limit_count=count, rate_limit_window=window)
+    project_key_create(
+        project=project, rate_limit_count=count, rate_limit_window=window, actor=actor
+    )
     return project
+
+
+@transaction.atomic
+def project_update(
+    *,
+    project: Project,
+    name: str | None = None,
+    slug: str | None = None,
+    platform: str | None = None,
+    settings: Mapping[str, Any] | None = None,
+    actor: Actor | None = None,
+) -> Project:
+    """Change a project's name, slug, platform ("" for none) and stored Sentry settings
+    (merged into `Project.settings`). SlugTaken if another project of the organization has
+    the slug."""
+    values: dict[str, Any] = {}
+    if name is not None:
+        values["name"] = name
+    if platform is not None:
+        values["platform"] = platform
+    if slug is not None and slug != project.slug:
+        other = Project.objects.filter(organization_id=project.organization_id, slug=slug).first()
+        if other is not None:
+            raise SlugTaken(f"Another project ({other.name}) is already using that slug")
+        values["slug"] = slug
+    if settings:
+        merged = {**project.settings, **settings}
+        if merged != project.settings:
+            values["settings"] = merged
+    changed = _changes(project, values)
+    if changed:
+        project.full_clean(validate_unique=False, validate_constraints=False)
+        _save_unique(project, SlugTaken("Another project is already using that slug"))
+        described = [field for field in changed if field != "settings"] + sorted(
+            key for key in (settings or {}) if key in values.get("settings", {})
+        )
+        record_change(actor=actor, obj=project, fields=described)
+    return project
+
+
+@transaction.atomic
+def project_delete(*, project: Project, actor: Actor | None = None) -> None:
+    """Delete a project with its DSN keys (ingest refuses them within
+    INGEST_CONFIG_CACHE_TTL seconds). Counts already in the TSDB stay until they expire."""
+    record_deletion(actor=actor, obj=project)
+    project.delete()
+
+
+@transaction.atomic
+def project_team_add(*, project: Project, team: Team, actor: Actor | None = None) -> bool:
+    """Give `project` to `team` as well (same organization); False if it already had it."""
+    teams_check(organization=project.organization, teams=[team])
+    if project.teams.filter(pk=team.pk).exists():
+        return False
+    project.teams.add(team)
+    record_change(actor=actor, obj=project, fields=[f"teams (added {team.slug})"])
+    return True
+
+
+@transaction.atomic
+def project_team_remove(*, project: Project, team: Team, actor: Actor | None = None) -> bool:
+    """Take `project` away from `team`; False if the team did not have it."""
+    if not project.teams.filter(pk=team.pk).exists():
+        return False
+    project.teams.remove(team)
+    record_change(actor=actor, obj=project, fields=[f"teams (removed {team.slug})"])
+    return True
+
+
+# --- members (API) ----------------------------------------------------------------------------
+
+
+class MemberExists(ValidationError):
+    """The user is already a member of the organization."""
+
+
+def user_for_email(*, email: str) -> tuple[User, bool]:
+    """The user with this email address (case-insensitive; the oldest if several), else a
+    new active user named after it with no usable password (an admin sets one, or the user
+    signs in another way)."""
+    user_model = get_user_model()
+    user = user_model.objects.filter(email__iexact=email).order_by("pk").first()
+    if user is not None:
+        return user, False
+    username = email
+    number = 1
+    while user_model.objects.filter(username=username).exists():
+        number += 1
+        username = f"{email}-{number}"
+    user = user_model(username=username, email=email)
+    user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    return user, True
+
+
+@transaction.atomic
+def member_invite(
+    *,
+    organization: Organization,
+    email: str,
+    role: str = scope_names.ROLE_MEMBER,
+    teams: Sequence[Team] = (),
+    actor: Actor | None = None,
+) -> OrganizationMember:
+    """Make the user with `email` (created if there is none, see user_for_email) a member of
+    `organization` with `role` and `teams`. MemberExists if they already are one."""
+    if role not in scope_names.ROLE_SCOPES:
+        raise ValidationError({"orgRole": [f"Unknown role {role!r}."]})
+    teams_check(organization=organization, teams=teams)
+    user, created = user_for_email(email=email)
+    if created:
+        record_addition(actor=actor, obj=user, message=f"Added for {organization.slug}.")
+    elif OrganizationMember.objects.filter(organization=organization, user_id=user.pk).exists():
+        raise MemberExists({"email": [f"The user {email} is already a member"]})
+    member = OrganizationMember(organization=organization, user_id=user.pk, role=role)
+    member.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            member.save()
+    except IntegrityError:
+        raise MemberExists({"email": [f"The user {email} is already a member"]}) from None
+    if teams:
+        member.teams.add(*teams)
+    record_addition(actor=actor, obj=member)
+    return member
+
+
+def owner_count(*, organization: Organization) -> int:
+    return OrganizationMember.objects.filter(
+        organization=organization, role=scope_names.ROLE_OWNER
+    ).count()
+
+
+@transaction.atomic
+def member_update(
+    *,
+    member: OrganizationMember,
+    role: str | None = None,
+    teams: Sequence[Team] | None = None,
+    actor: Actor | None = None,
+) -> OrganizationMember:
+    """Change a member's role and/or set their teams (exactly `teams`). NotAllowed when it
+    would leave the organization without an owner."""
+    changed: list[str] = []
+    if role is not None and role != member.role:
+        if role not in scope_names.ROLE_SCOPES:
+            raise ValidationError({"orgRole": [f"Unknown role {role!r}."]})
+        if (
+            member.role == scope_names.ROLE_OWNER
+            and owner_count(organization=member.organization) <= 1
+        ):
+            raise NotAllowed("You cannot remove the only remaining owner of the organization.")
+        member.role = role
+        member.save(update_fields=["role"])
+        changed.append("role")
+    if teams is not None:
+        teams_check(organization=member.organization, teams=teams)
+        current = set(member.teams.values_list("pk", flat=True))
+        wanted = {team.pk for team in teams}
+        if current != wanted:
+            member.teams.set(list(teams))
+            changed.append("teams")
+    record_change(actor=actor, obj=member, fields=changed)
+    return member
+
+
+@transaction.atomic
+def member_remove(*, member: OrganizationMember, actor: Actor | None = None) -> None:
+    """Remove a member from the organization (the user account stays). NotAllowed for the
+    only owner."""
+    if member.role == scope_names.ROLE_OWNER and owner_count(organization=member.organization) <= 1:
+        raise NotAllowed("You cannot remove the only remaining owner of the organization.")
+    record_deletion(actor=actor, obj=member)
+    member.delete()
+
+
+# --- organizations (API) ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def organization_update(
+    *,
+    organization: Organization,
+    name: str | None = None,
+    slug: str | None = None,
+    rate_limit: tuple[int, int] | None = UNSET,
+    actor: Actor | None = None,
+) -> Organization:
+    """Change an organization's name, slug (SlugTaken if another has it) and the
+    organization-wide ingest rate limit ((count, window seconds), None for none)."""
+    values: dict[str, Any] = {}
+    if name is not None:
+        values["name"] = name
+    taken = SlugTaken("An organization with this slug already exists.")
+    if slug is not None and slug != organization.slug:
+        if Organization.objects.filter(slug=slug).exists():
+            raise taken
+        values["slug"] = slug
+    if rate_limit is not UNSET:
+        count, window = rate_limit if rate_limit is not None else (None, None)
+        values.update(rate_limit_count=count, rate_limit_window=window)
+    changed = _changes(organization, values)
+    if changed:
+        organization.full_clean(validate_unique=False, validate_constraints=False)
+        _save_unique(organization, taken)
+        record_change(actor=actor, obj=organization, fields=changed)
+    return organization
 
 
 # --- tokens ---------------------------------------------------------------------------------

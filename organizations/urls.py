@@ -4,4 +4,5 @@ from django.urls import URLPattern, URLResolver, include, path
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("organizations.directory_urls")),
+    path("", include("organizations.provisioning_urls")),
 ]

@@ -31,5 +31,6 @@ urlpatterns = [
     path("api/0/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/0/", include("usage.urls")),
     path("api/0/", include("organizations.urls")),
+    path("api/0/", include("ingest.api_urls")),
     path("api/", include("ingest.urls")),
 ]

@@ -182,9 +182,10 @@ def test_it_reads_the_project_once_however_many_teams_it_has(
     token = member_token(acme, "owner")
     get(URL, token)  # the first use of a token records it; later ones within a minute do not
 
-    # Only the project's teams: the token, organization, membership, project and visibility
-    # come from the access cache (organizations.cache) on a warm request.
-    with django_assert_num_queries(1):
+    # The project's teams and its inbound filters (the `filters:*` options): the token,
+    # organization, membership, project and visibility come from the access cache
+    # (organizations.cache) on a warm request.
+    with django_assert_num_queries(2):
         response = get(URL, token)
 
     assert response.status_code == 200, response.content
