@@ -29,7 +29,7 @@ from organizations.provisioning import (
     scope_map,
 )
 
-FILTERS_EXAMPLE = [
+FILTERS_EXAMPLE: list[dict[str, object]] = [
     {"id": "browser-extensions", "active": False},
     {"id": "legacy-browsers", "active": ["ie", "safari"]},
     {"id": "localhost", "active": True},

@@ -29,8 +29,8 @@ organizations.services and are recorded in the admin history (organizations.audi
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -38,7 +38,7 @@ from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.http import Http404
 from drf_spectacular.plumbing import build_array_type, build_basic_type
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -72,9 +72,12 @@ from organizations.views import OrganizationScopedEndpoint
 
 FORBIDDEN = "You do not have permission to perform this action."
 
+# A view method that doc() documents (and hands back unchanged).
+_Handler = TypeVar("_Handler", bound=Callable[..., Response])
+
 # --- OpenAPI (statsapi.schema adds every error answer) -----------------------------------------
 
-HEALTH = {"healthy": {}, "problems": []}
+HEALTH: dict[str, object] = {"healthy": {}, "problems": []}
 EXAMPLE_TEAM = {
     "id": "1",
     "slug": "backend",
@@ -124,17 +127,19 @@ EXAMPLE_MEMBER = {
 def doc(
     summary: str,
     status_code: int,
-    example: Any = None,
+    example: Mapping[str, object] | Sequence[Mapping[str, object]] | None = None,
     *,
-    request: Any = None,
-    parameters: Any = None,
-) -> Any:
+    request: type[serializers.BaseSerializer[Any]] | None = None,
+    parameters: Sequence[OpenApiParameter] | None = None,
+) -> Callable[[_Handler], _Handler]:
     """@extend_schema of one provisioning operation: its success answer and an example."""
-    responses: dict[int, Any] = {status_code: None}
+    responses: dict[int, OpenApiResponse | None] = {status_code: None}
     if example is not None:
-        body = OpenApiTypes.OBJECT
+        body: OpenApiTypes | dict[str, Any] = OpenApiTypes.OBJECT
         if isinstance(example, list):
-            body = build_array_type(build_basic_type(OpenApiTypes.OBJECT))
+            # build_basic_type only answers None for types it does not know; OBJECT it knows.
+            item = cast("dict[str, Any]", build_basic_type(OpenApiTypes.OBJECT))
+            body = build_array_type(item)
         responses[status_code] = OpenApiResponse(
             response=body,
             examples=[OpenApiExample(summary, example, response_only=True)],
