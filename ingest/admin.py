@@ -13,6 +13,7 @@ from django.contrib import admin
 from ingest.models import InboundFilters
 from organizations.admin import ProjectAdmin
 from organizations.models import Project
+from statsapi.admin_usage import UsageChartsMixin
 
 FILTER_FIELDSETS: tuple[tuple[str | None, Any], ...] = (
     (None, {"fields": ("web_crawlers", "localhost", "browser_extensions", "legacy_browsers")}),
@@ -42,8 +43,9 @@ class InboundFiltersAdmin(admin.ModelAdmin[InboundFilters]):
     fieldsets = ((None, {"fields": ("project",)}), *FILTER_FIELDSETS)
 
 
-class IngestProjectAdmin(ProjectAdmin):
-    """The project page with the project's inbound filters below its DSN keys."""
+class IngestProjectAdmin(UsageChartsMixin, ProjectAdmin):
+    """The project page with its usage charts, and the project's inbound filters below its DSN
+    keys."""
 
     inlines = [*ProjectAdmin.inlines, InboundFiltersInline]
 

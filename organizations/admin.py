@@ -33,7 +33,6 @@ from organizations.models import (
     Team,
 )
 from organizations.services import project_key_create, token_issue, token_revoke
-from statsapi.admin_usage import UsageChartsMixin
 
 
 class TeamInline(admin.TabularInline[Team, Organization]):
@@ -52,7 +51,7 @@ class OrganizationMemberInline(admin.TabularInline[OrganizationMember, Organizat
 
 
 @admin.register(Organization)
-class OrganizationAdmin(UsageChartsMixin, admin.ModelAdmin[Organization]):
+class OrganizationAdmin(admin.ModelAdmin[Organization]):
     list_display = ["slug", "name", "status", "project_count", "member_count", "date_created"]
     list_filter = ["status", "is_early_adopter"]
     search_fields = ["slug", "name"]
@@ -116,7 +115,7 @@ class ProjectKeyInline(KeyDsnMixin, admin.TabularInline[ProjectKey, Project]):
 
 
 @admin.register(Project)
-class ProjectAdmin(UsageChartsMixin, admin.ModelAdmin[Project]):
+class ProjectAdmin(admin.ModelAdmin[Project]):
     form = forms.ProjectForm
     list_display = ["slug", "name", "organization", "id", "date_created"]
     list_filter = ["organization"]
@@ -137,7 +136,7 @@ class ProjectAdmin(UsageChartsMixin, admin.ModelAdmin[Project]):
 
 
 @admin.register(ProjectKey)
-class ProjectKeyAdmin(UsageChartsMixin, KeyDsnMixin, admin.ModelAdmin[ProjectKey]):
+class ProjectKeyAdmin(KeyDsnMixin, admin.ModelAdmin[ProjectKey]):
     list_display = ["dsn", "project", "label", "is_active", "rate_limit"]
     list_filter = ["is_active", "project__organization"]
     search_fields = ["public_key", "label", "project__slug", "project__organization__slug"]
