@@ -41,6 +41,7 @@ BENCH = ROOT / "bench"
 sys.path[:0] = [str(BENCH), str(ROOT)]
 
 from ingest_bench import envelope_body, free_port, median_run, wait_for_port  # noqa: E402
+from redis_memory import memory_per_1000_projects  # noqa: E402
 
 LUA = BENCH / "stats_get.lua"
 INGEST_LUA = BENCH / "ingest_envelope.lua"
@@ -283,53 +284,6 @@ def load_data(now: int) -> tuple[str, int, str]:
         )  # fmt: skip
     key = web.keys.get()
     return plaintext, web.pk, key.public_key
-
-
-def memory_per_1000_projects(url: str) -> dict[str, int]:
-    """Redis memory (INFO used_memory before and after, on a Redis holding nothing else) of
-    what ingest writes for 1,000 projects, each with one DSN key and one accepted error event
-    in every 10-second bucket for a day: the organization, project and key totals, the
-    `generated` series and two outcome counters, in every rollup still kept. `day` is that
-    day; `next_day` is one more day of hourly buckets (what each further day of retention
-    adds)."""
-    from django.conf import settings
-
-    from tsdb.base import TSDBModel, outcome_key
-    from tsdb.redis import RedisTSDB
-
-    backend = RedisTSDB(url=url, prefix="ts:", rollups=settings.TSDB_ROLLUPS)
-    projects = range(1_000_000, 1_001_000)
-
-    def items(ts: int) -> list[Any]:
-        result: list[Any] = [(TSDBModel.organization_total_received, 1, ts, 1000)]
-        for pk in projects:
-            key = outcome_key(project_id=pk, category="error", outcome="accepted", reason=None)
-            result += [
-                (TSDBModel.project_total_received, pk, ts, 1),
-                (TSDBModel.key_total_received, pk, ts, 1),
-                (TSDBModel.project, pk, ts, 1),
-                (TSDBModel.outcome_quantity, key, ts, 1),
-                (TSDBModel.outcome_times_seen, key, ts, 1),
-            ]
-        return result
-
-    now = int(time.time())
-    rollups = dict(settings.TSDB_ROLLUPS)
-    before = used_memory(url)
-    # Every bucket of a day that a rollup still keeps: 10 s for its retention, then 1 min,
-    # then 1 h (one write per bucket of the finest rollup that holds it writes every rollup).
-    timestamps = sorted(
-        {now - age for age in range(0, 10 * rollups[10], 10)}
-        | {now - age for age in range(0, min(DAY, 60 * rollups[60]), 60)}
-        | {now - age for age in range(0, DAY, HOUR)}
-    )
-    for ts in timestamps:
-        backend.incr_multi(items(ts))
-    day = used_memory(url)
-    for ts in range(now - 2 * DAY + HOUR, now - DAY + 1, HOUR):
-        backend.incr_multi(items(ts))
-    next_day = used_memory(url)
-    return {"day": day - before, "next_day": next_day - day, "writes": len(timestamps)}
 
 
 # -- wrk ----------------------------------------------------------------------------------------

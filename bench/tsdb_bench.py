@@ -126,14 +126,14 @@ def old_write(
 
 
 def old_reads(
-    prefix: str, model: int, buckets: list[int], keys: list[str]
+    prefix: str, model: int, rollup: int, buckets: list[int], keys: list[str]
 ) -> list[tuple[Any, ...]]:
-    """The previous layout's HMGETs for ``keys`` over hourly ``buckets``."""
+    """The previous layout's HMGETs for ``keys`` over ``buckets`` of ``rollup``."""
     by_vnode: dict[int, list[str]] = {}
     for key in keys:
         by_vnode.setdefault(zlib.crc32(key.encode()) % VNODES, []).append(key)
     return [
-        ("HMGET", f"{prefix}{model}:{HOUR}:{bucket}:{vnode}", *fields)
+        ("HMGET", f"{prefix}{model}:{rollup}:{bucket}:{vnode}", *fields)
         for bucket in buckets
         for vnode, fields in by_vnode.items()
     ]
@@ -256,35 +256,44 @@ def main() -> None:
             old_write(old, backend.rollups, [(500, series[0], ts, 1 + ts % 5) for ts in quarter]),
         )
 
+        # The fine rollups, read as the stats pages read them: the last hour at 10 s and the
+        # last 12 hours at 1 min, a count in every bucket (one key; its own end: now).
+        fine_end = int(time.time())
+        fine = [fine_end - 10 * n for n in range(360)] + [fine_end - 60 * n for n in range(720)]
+        backend.incr_multi([(M.project, "fine", ts, 1) for ts in fine])
+        pipelined(client, old_write(old, backend.rollups, [(1, "fine", ts, 1) for ts in fine]))
+
+        # (label, model, keys, points, rollup, source rollup, end)
+        P, Q, H = M.project_total_received, M.outcome_quantity, HOUR
         cases = [
-            ("1 key x 24 hourly points", M.project_total_received, projects[:1], 24, HOUR),
-            ("1 key x 2,160 hourly points (90 days)", M.outcome_quantity, series[:1], 2160, HOUR),
-            (
-                "1 key x 90 days at 1d (from 2,160 hourly)",
-                M.outcome_quantity,
-                series[:1],
-                2160,
-                DAY,
-            ),
-            ("1,000 keys x 24 hourly points", M.project_total_received, projects, 24, HOUR),
-            ("500 keys x 90 days at 1d (from hourly)", M.outcome_quantity, series, 2160, DAY),
-            ("500 keys x 2,160 hourly points", M.outcome_quantity, series, 2160, HOUR),
-        ]
-        for label, model, case_keys, hours, rollup in cases:
-            start = end - (hours - 1) * HOUR
-            result = backend.get_range(model, case_keys, start, end, rollup=rollup)
+            ("1 key x 24 hourly points", P, projects[:1], 24, H, H, end),
+            ("1 key x 1 h at 10 s (360 points)", M.project, ["fine"], 360, 10, 10, fine_end),
+            ("1 key x 12 h at 1 min (720 points)", M.project, ["fine"], 720, 60, 60, fine_end),
+            ("1 key x 2,160 hourly points (90 days)", Q, series[:1], 2160, H, H, end),
+            ("1 key x 90 days at 1d (from 2,160 hourly)", Q, series[:1], 90, DAY, H, end),
+            ("1,000 keys x 24 hourly points", P, projects, 24, H, H, end),
+            ("500 keys x 90 days at 1d (from hourly)", Q, series, 90, DAY, H, end),
+            ("500 keys x 2,160 hourly points", Q, series, 2160, H, H, end),
+        ]  # fmt: skip
+        for label, model, case_keys, points, rollup, source, case_end in cases:
+            start = case_end - points * rollup + 1
+            result = backend.get_range(model, case_keys, start, case_end, rollup=rollup)
             assert all(s[-1][1] > 0 for s in result.values()), label
-            buckets = list(range(start // HOUR * HOUR, end + 1, HOUR))
+            buckets = list(range(start // source * source, case_end + 1, source))
             new_commands = sent_by(
                 backend,
-                lambda m=model, k=case_keys, s=start, r=rollup: backend.get_range(m, k, s, end, r),
+                lambda m=model, k=case_keys, s=start, r=rollup, e=case_end: backend.get_range(
+                    m, k, s, e, r
+                ),
             )
-            old_commands = old_reads(old, model, buckets, case_keys)
+            old_commands = old_reads(old, model, source, buckets, case_keys)
             calls = [
-                lambda m=model, k=case_keys, s=start, r=rollup: backend.get_range(m, k, s, end, r),
+                lambda m=model, k=case_keys, s=start, r=rollup, e=case_end: backend.get_range(
+                    m, k, s, e, r
+                ),
                 raw_pipeline(client, new_commands),
             ]
-            if len(case_keys) * hours <= 24_000:  # the previous layout: 1 key, or 1,000 x 24
+            if len(case_keys) * len(buckets) <= 24_000:  # the previous layout: 1 key, or 1,000 x 24
                 calls.append(raw_pipeline(client, old_commands))
             rates = compare(calls, args.seconds)
             tsdb_rate, raw_rate = rates[:2]

@@ -18,19 +18,36 @@ from .base import BaseTSDB, TSDBUnavailable, WritePlan
 from .redisclient import ClusterBatch, LazyRedisClient, unavailable_on_redis_errors
 from .redisclient import client_options as no_retry_options
 
-__all__ = ["BLOCK_BUCKETS", "WRITE_SCRIPT", "RedisTSDB"]
+__all__ = ["WRITE_SCRIPT", "RedisTSDB", "block_buckets"]
 
-BLOCK_BUCKETS: Final = 63
-"""Buckets per string: 63 counters of 8 bytes are 504 bytes, which with the 6 bytes of Redis'
-string header fill one 512-byte allocation (64 would take a 640-byte one)."""
+
+def block_buckets(rollup: int) -> int:
+    """Counters per string for buckets of ``rollup`` seconds (a kept rollup, or 86400 for the
+    daily summary): 31 below a minute (10 s: 310 s a string), 15 below an hour (1 min: 15
+    minutes a string), 63 from an hour up (63 hours, 63 days). Part of the stored layout:
+    changing it misreads what is stored.
+
+    Each size fills one allocation of Redis' allocator (jemalloc) with the string header:
+    31 x 8 + 4 = 252 of 256 bytes, 15 x 8 + 4 = 124 of 128, 63 x 8 + 6 = 510 of 512. Short
+    strings for the fine rollups, because their data is mostly sparse (a project seen once an
+    hour has one count in each of 12 one-minute strings a day, whatever their length, and
+    each string also costs Redis about 150 bytes of key, expiry and table entries) and short
+    lived, and their reads are short windows (an hour at 10 s: 12 or 13 strings; 12 hours at
+    1 min: 48 or 49). Measured with ``bench/redis_memory.py`` (see ``bench/README.md``)."""
+    if rollup < 60:
+        return 31
+    if rollup < 3600:
+        return 15
+    return 63
+
 
 _COUNTER: Final = 8  # bytes per counter: a big-endian signed 64-bit integer (BITFIELD i64)
 _LITTLE_ENDIAN: Final = sys.byteorder == "little"
 
 # KEYS: one string per counter (a string may be named more than once).
-# ARGV[1]: deadline, epoch microseconds by the client's clock, or 0 for none. ARGV[2]: the
-# length of a whole string (63 x 8 bytes). Then per counter: its offset ("#17"), the string's
-# EXPIREAT, the count. Returns {1} when applied, {0, <Redis time in us>} when it arrived
+# ARGV[1]: deadline, epoch microseconds by the client's clock, or 0 for none. Then per
+# counter: its offset ("#7"), the string's EXPIREAT, the length of the whole string (its
+# rollup's block_buckets x 8 bytes), the count. Returns {1} when applied, {0, <Redis time in us>} when it arrived
 # after the deadline (nothing applied), or the first error reply (every other counter
 # applied). One BITFIELD per counter; only a bucket's first count checks whether its string
 # is new (no TTL yet), and only a new string is padded to its whole length (SET of exactly
@@ -42,19 +59,19 @@ if deadline > 0 then
   local at = tonumber(now[1]) * 1000000 + tonumber(now[2])
   if at > deadline then return {0, at} end
 end
-local size = tonumber(ARGV[2])
 local failed = false
 for i = 1, #KEYS do
-  local key, j = KEYS[i], 3 * i
-  local count = tonumber(ARGV[j + 2])
+  local key, j = KEYS[i], 4 * i - 2
+  local count = tonumber(ARGV[j + 3])
   local reply = redis.pcall('BITFIELD', key, 'INCRBY', 'i64', ARGV[j], count)
   if reply['err'] then
     if not failed then
       failed = reply['err'] .. ' (counter ' .. i .. ' of ' .. #KEYS .. ' in one write: '
-        .. key .. ' ' .. ARGV[j] .. ' +' .. ARGV[j + 2] .. ')'
+        .. key .. ' ' .. ARGV[j] .. ' +' .. ARGV[j + 3] .. ')'
     end
   elseif reply[1] == count and redis.call('TTL', key) == -1 then
     local value = redis.call('GET', key)
+    local size = tonumber(ARGV[j + 2])
     if #value < size then
       redis.call('SET', key, value .. string.rep('\\0', size - #value))
     end
@@ -67,8 +84,6 @@ return {1}
 WRITE_SHA: Final = hashlib.sha1(WRITE_SCRIPT.encode()).hexdigest()
 
 _BULK = b"$%d\r\n%b\r\n"
-_SIZE_ARG = b"%d" % (BLOCK_BUCKETS * _COUNTER)
-_SIZE = _BULK % (len(_SIZE_ARG), _SIZE_ARG)
 _EVALSHA = _BULK % (7, b"EVALSHA") + _BULK % (40, WRITE_SHA.encode())
 _EVAL = _BULK % (4, b"EVAL") + _BULK % (len(WRITE_SCRIPT.encode()), WRITE_SCRIPT.encode())
 _GETRANGE = b"*4\r\n$8\r\nGETRANGE\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n"
@@ -91,26 +106,32 @@ class LateWrite(TSDBUnavailable):
 
 
 class RedisTSDB(BaseTSDB):
-    """Counters in Redis strings, 63 buckets to a string.
+    """Counters in Redis strings, one block of buckets to a string: 31 buckets at 10 s, 15 at
+    1 min, 63 at 1 h and in the daily summary (``block_buckets``).
 
     Layout (``prefix`` defaults to ``ts:``)::
 
-        key     {prefix}{model}:{rollup}:{block}:{{key}}     a string of 63 x 8 bytes
+        key     {prefix}{model}:{rollup}:{block}:{{key}}     a string of n x 8 bytes
                    model   TSDBModel integer, e.g. 100 (project_total_received)
                    rollup  kept rollup in seconds: 10, 60, 3600; 86400 for the daily
                            summary (``BaseTSDB``: whole days for 1d reads)
-                   block   start of the block, epoch seconds, a multiple of rollup x 63
+                   block   start of the block, epoch seconds, a multiple of rollup x n
                    {key}   str(key) in braces: the Redis Cluster hash tag
+        n       counters per string, ``block_buckets(rollup)``: 31 for 10 s (310 s a
+                string), 15 for 1 min (15 minutes), 63 for 1 h (63 hours) and 1 day (63 days)
         value   counter i (bucket block + i x rollup) at bytes 8i..8i+7, a big-endian signed
                 64-bit integer (BITFIELD INCRBY i64 #i); a missing string or byte is 0
-        TTL     EXPIREAT block + 62 x rollup + retention: when its last bucket expires
+        TTL     EXPIREAT block + (n - 1) x rollup + retention: when its last bucket expires
                 (retention: rollup x samples; for the daily summary, the coarsest rollup's)
 
-        ts:100:3600:1795564800:{42}   project 42's received, 1795564800 .. +62 h, hourly
+        ts:100:3600:1795348800:{42}   project 42's received, 1795348800 .. +62 h, hourly
+        ts:100:60:1795356000:{42}     the same by the minute, 1795356000 .. +14 min
+        ts:100:10:1795355700:{42}     the same at 10 s, 1795355700 .. +300 s
 
     Reading one series over N buckets costs one GETRANGE per block it spans (90 days of
-    hourly buckets: 35 commands; at 1d, from the daily summary: 2 or 3), all in one round
-    trip, whatever the number of series and spans; a
+    hourly buckets: 35 commands; at 1d, from the daily summary: 2 or 3; an hour at 10 s: 12
+    or 13; 12 hours at 1 min: 48 or 49), all in one round trip, whatever the number of
+    series and spans; a
     GETRANGE asks for exactly the bytes of the buckets wanted. A bucket older than its
     retention is never read, although the string holding it lives on until the block's last
     bucket expires: the read starts at the oldest bucket still kept at that moment (base
@@ -126,8 +147,8 @@ class RedisTSDB(BaseTSDB):
     Redis' ``TIME`` with a deadline the client sends: the moment it sent the write plus its
     socket timeout. A write Redis runs after that moment (it was frozen, or the write sat in
     a buffer while the client gave up and answered 503) is dropped, not applied late. Then,
-    per counter, ``BITFIELD INCRBY``; a new string is then padded to all 63 counters at once
-    (so it never grows) and given its ``EXPIREAT``. A script runs
+    per counter, ``BITFIELD INCRBY``; a new string is then padded to all its n counters at
+    once (so it never grows) and given its ``EXPIREAT``. A script runs
     as a unit: a write is applied whole or not at all (an error reply, e.g. WRONGTYPE under
     our prefix, skips only that counter and is raised after the others were applied).
 
@@ -186,6 +207,8 @@ class RedisTSDB(BaseTSDB):
         if not isinstance(cluster, bool):
             raise ValueError(f"cluster must be True or False, not {cluster!r}")
         self.prefix = prefix
+        # Counters per string, per kept rollup and the daily summary (``block_buckets``).
+        self.blocks: dict[int, int] = {r: block_buckets(r) for r in self._retention}
         self.cluster = cluster or isinstance(client, RedisCluster)
         self._given_client: Any = client
         self._connector: LazyRedisClient | None = None
@@ -222,13 +245,18 @@ class RedisTSDB(BaseTSDB):
         kept ``rollup`` starting at ``block`` (``block_of``). Every key is built here."""
         return f"{self.prefix}{int(model)}:{rollup}:{block}:{{{key}}}"
 
-    @staticmethod
-    def block_of(rollup: int, bucket: int) -> tuple[int, int]:
-        """(start of the block holding ``bucket`` of kept ``rollup``, epoch seconds; the
-        index of the bucket's counter in it)."""
+    def block_of(self, rollup: int, bucket: int) -> tuple[int, int]:
+        """(start of the block holding ``bucket`` of kept ``rollup`` (or the daily summary),
+        epoch seconds, a multiple of ``rollup`` x its ``blocks``; the index of the bucket's
+        counter in it)."""
         index = bucket // rollup
-        offset = index % BLOCK_BUCKETS
+        offset = index % self.blocks[rollup]
         return (index - offset) * rollup, offset
+
+    def block_expires_at(self, rollup: int, block: int) -> int:
+        """The EXPIREAT of the string of the block starting at ``block``: when its last
+        bucket expires."""
+        return block + (self.blocks[rollup] - 1) * rollup + self._retention[rollup]
 
     def _encoder(self) -> Any:
         """``str -> bytes`` with the client's encoding (what redis-py would send)."""
@@ -283,22 +311,29 @@ class RedisTSDB(BaseTSDB):
     # -- writes --------------------------------------------------------------------------------
 
     def _scripts(self, plan: WritePlan) -> list[tuple[str, list[bytes], list[bytes]]]:
-        """The plan as scripts to run: (routing key, keys, arguments), encoded; three
-        arguments per key (counter offset, EXPIREAT, count). On a single Redis one script,
+        """The plan as scripts to run: (routing key, keys, arguments), encoded; four
+        arguments per key (counter offset, EXPIREAT, string length, count). On a single Redis one script,
         never split (its deadline must hold for the whole write), keys and arguments packed
         (RESP) already, each counter's three in one piece; on a cluster one script per slot,
         not packed."""
-        encode, make_key, retention = self._encoder(), self.make_key, self._retention
+        encode, make_key, block_of = self._encoder(), self.make_key, self.block_of
+        expires_at = self.block_expires_at
+        sizes = {rollup: b"%d" % (n * _COUNTER) for rollup, n in self.blocks.items()}
         groups: dict[Any, tuple[list[bytes], list[bytes]]] = {}
         slot_of: dict[str, Any] = {}
         cluster = self.cluster
         keyslot = self.client.keyslot if cluster else None
         for (model, rollup, bucket), fields in plan.items():
             model = int(model)  # the same digits, formatted faster than an IntEnum
-            block, index = self.block_of(rollup, bucket)
+            block, index = block_of(rollup, bucket)
             offset = b"#%d" % index
-            expires = b"%d" % (block + (BLOCK_BUCKETS - 1) * rollup + retention[rollup])
-            shared = _BULK % (len(offset), offset) + _BULK % (len(expires), expires)
+            expires = b"%d" % expires_at(rollup, block)
+            size = sizes[rollup]
+            shared = (
+                _BULK % (len(offset), offset)
+                + _BULK % (len(expires), expires)
+                + _BULK % (len(size), size)
+            )
             for field, count in fields.items():
                 key = make_key(model, rollup, block, field)
                 value = b"%d" % count
@@ -313,7 +348,7 @@ class RedisTSDB(BaseTSDB):
                 name = encode(key)
                 if cluster:
                     group[0].append(name)
-                    group[1].extend((offset, expires, value))
+                    group[1].extend((offset, expires, size, value))
                 else:
                     group[0].append(_BULK % (len(name), name))
                     group[1].append(shared + _BULK % (len(value), value))
@@ -330,12 +365,11 @@ class RedisTSDB(BaseTSDB):
         deadline_arg = b"%d" % deadline
         return b"".join(
             [
-                b"*%d\r\n" % (5 + 4 * len(keys)),
+                b"*%d\r\n" % (4 + 5 * len(keys)),
                 head,
                 _BULK % (len(numkeys), numkeys),
                 *keys,
                 _BULK % (len(deadline_arg), deadline_arg),
-                _SIZE,
                 *args,
             ]
         )
@@ -378,7 +412,7 @@ class RedisTSDB(BaseTSDB):
         deadline = self._deadline()
         for key, keys, args in scripts:
             batch.execute_command(
-                command, script, len(keys), *keys, deadline, _SIZE_ARG, *args, key=key
+                command, script, len(keys), *keys, deadline, *args, key=key
             )
         return batch.execute(raise_on_error=False)
 
@@ -405,11 +439,12 @@ class RedisTSDB(BaseTSDB):
     def _segments(self, rollup: int, buckets: list[int]) -> list[tuple[int, int, int]]:
         """The contiguous ``buckets`` as (block start, first index, last index) per block."""
         first, last = buckets[0] // rollup, buckets[-1] // rollup
+        size = self.blocks[rollup]
         segments = []
         index = first
         while index <= last:
-            block = index - index % BLOCK_BUCKETS
-            end = min(last, block + BLOCK_BUCKETS - 1)
+            block = index - index % size
+            end = min(last, block + size - 1)
             segments.append((block * rollup, index - block, end - block))
             index = end + 1
         return segments

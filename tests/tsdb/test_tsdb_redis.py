@@ -14,11 +14,13 @@ import pytest
 import redis
 
 from tsdb.base import TSDBModel, TSDBUnavailable
-from tsdb.redis import BLOCK_BUCKETS, WRITE_SHA, RedisTSDB
+from tsdb.redis import WRITE_SHA, RedisTSDB, block_buckets
 
 TSDB_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 M = TSDBModel
+# Counters per string, per rollup (the daily summary's too): the stored layout.
+LAYOUT = {10: 31, 60: 15, 3600: 63, 86400: 63}
 Batches = list[list[tuple[Any, ...]]]
 
 
@@ -27,10 +29,11 @@ def names(batch: list[tuple[Any, ...]]) -> list[str]:
 
 
 def counters(raw: redis.Redis, key: str) -> list[int]:
-    """The 63 counters of a stored block, as ints."""
+    """The counters of a stored block, as ints."""
     data = raw.get(key)
     assert isinstance(data, bytes), key
-    return list(struct.unpack(f">{BLOCK_BUCKETS}q", data))
+    assert len(data) % 8 == 0, key
+    return list(struct.unpack(f">{len(data) // 8}q", data))
 
 
 @pytest.fixture
@@ -40,16 +43,23 @@ def binary_redis() -> Iterator[redis.Redis]:
     client.close()
 
 
-def script_counters(command: tuple[Any, ...]) -> list[tuple[str, int, int, int]]:
-    """An EVALSHA of the write script as (key, counter index, count, expire-at) per counter."""
+def script_counters(command: tuple[Any, ...]) -> list[tuple[str, int, int, int, int]]:
+    """An EVALSHA of the write script as (key, counter index, count, expire-at, string
+    length) per counter."""
     assert command[0] == "EVALSHA"
     assert command[1] == WRITE_SHA
     numkeys = int(command[2])
     keys = command[3 : 3 + numkeys]
-    args = command[3 + numkeys + 2 :]
-    assert len(args) == 3 * numkeys
+    args = command[3 + numkeys + 1 :]
+    assert len(args) == 4 * numkeys
     return [
-        (key, int(args[3 * i].lstrip("#")), int(args[3 * i + 2]), int(args[3 * i + 1]))
+        (
+            key,
+            int(args[4 * i].lstrip("#")),
+            int(args[4 * i + 3]),
+            int(args[4 * i + 1]),
+            int(args[4 * i + 2]),
+        )
         for i, key in enumerate(keys)
     ]
 
@@ -58,20 +68,21 @@ def test_it_stores_one_string_of_counters_per_model_rollup_block_and_key(
     redis_tsdb: RedisTSDB, tsdb_prefix: str, binary_redis: redis.Redis
 ) -> None:
     now = int(time.time())
+    now -= 60 if now % 3600 < 60 else 0  # a minute ago: the same hour (and day) as now
     redis_tsdb.incr(M.project_total_received, 42, now, count=3)
     redis_tsdb.incr(M.project_total_received, "a:b", now)
     redis_tsdb.incr(M.project_total_received, 42, now - 60, count=2)
 
-    for rollup in (10, 60, 3600):
+    for rollup, size in LAYOUT.items():
         index = now // rollup
-        block = (index - index % BLOCK_BUCKETS) * rollup
+        block = (index - index % size) * rollup
         for key in ("42", "a:b"):
             name = f"{tsdb_prefix}100:{rollup}:{block}:{{{key}}}"
             assert name == redis_tsdb.make_key(M.project_total_received, rollup, block, key)
         stored = counters(binary_redis, f"{tsdb_prefix}100:{rollup}:{block}:{{42}}")
-        assert stored[index % BLOCK_BUCKETS] == (5 if rollup == 3600 else 3)
+        assert stored[index % size] == (5 if rollup >= 3600 else 3)
         other = counters(binary_redis, f"{tsdb_prefix}100:{rollup}:{block}:{{a:b}}")
-        assert other[index % BLOCK_BUCKETS] == 1
+        assert other[index % size] == 1
     minute_ago = redis_tsdb.make_key(
         M.project_total_received, 60, redis_tsdb.block_of(60, now - 60)[0], "42"
     )
@@ -86,8 +97,12 @@ def test_it_stores_one_string_of_counters_per_model_rollup_block_and_key(
     }
     found = {key.decode() for key in binary_redis.scan_iter(match=f"{tsdb_prefix}*")}
     assert found == expected
-    # Every string is made all 63 counters long at once (it never grows and reallocates).
-    assert {binary_redis.strlen(key) for key in found} == {8 * BLOCK_BUCKETS}
+    # Every string is made all its counters long at once (it never grows and reallocates):
+    # 15 for the 10 s and 1 min rollups, 63 for hours and days.
+    lengths = {key: binary_redis.strlen(key) for key in found}
+    rollup_of = {key: int(key[len(tsdb_prefix) :].split(":")[1]) for key in found}
+    assert lengths == {key: 8 * LAYOUT[rollup_of[key]] for key in found}
+    assert set(lengths.values()) == {248, 120, 504}
 
 
 def test_it_expires_each_block_when_its_last_bucket_expires(
@@ -98,12 +113,12 @@ def test_it_expires_each_block_when_its_last_bucket_expires(
 
     # The daily summary's blocks expire when their last day's first hour does.
     for rollup, samples in ((10, 360), (60, 720), (3600, 2160), (86400, 90)):
+        size = LAYOUT[rollup]
         block, _ = redis_tsdb.block_of(rollup, now)
         key = redis_tsdb.make_key(M.key_total_rejected, rollup, block, "5")
-        assert block % (rollup * BLOCK_BUCKETS) == 0
-        assert (
-            binary_redis.expiretime(key) == block + (BLOCK_BUCKETS - 1) * rollup + rollup * samples
-        )
+        assert block % (rollup * size) == 0
+        assert block <= now < block + rollup * size
+        assert binary_redis.expiretime(key) == block + (size - 1) * rollup + rollup * samples
 
 
 def test_incr_multi_is_one_round_trip_of_one_script_with_a_deadline(
@@ -130,11 +145,15 @@ def test_incr_multi_is_one_round_trip_of_one_script_with_a_deadline(
     # 3 rollups and the daily summary; the two "project" items share every bucket.
     assert len(written) == 3 * 20 * 4 + 4
     retention = {**dict(counting_tsdb.rollups), 86400: 90}
-    for key, index, _count, expire_at in written:
+    for key, index, _count, expire_at, length in written:
         rollup, block = (int(part) for part in key.split(":")[-3:-1])
-        assert 0 <= index < BLOCK_BUCKETS
-        assert expire_at == block + (BLOCK_BUCKETS - 1) * rollup + rollup * retention[rollup]
-    project = [count for key, _, count, _ in written if key.startswith(f"{counting_tsdb.prefix}1:")]
+        size = LAYOUT[rollup]
+        assert 0 <= index < size
+        assert length == 8 * size  # what a new string is padded to
+        assert expire_at == block + (size - 1) * rollup + rollup * retention[rollup]
+    project = [
+        count for key, _, count, _, _ in written if key.startswith(f"{counting_tsdb.prefix}1:")
+    ]
     assert project == [5, 5, 5, 5]
 
 
@@ -181,6 +200,44 @@ def test_ninety_days_of_one_series_cost_one_command_per_63_buckets(
     assert len(sent_batches[1]) <= 2 + 1
 
 
+@pytest.mark.parametrize(("rollup", "points"), [(10, 360), (60, 720)])
+def test_fine_rollups_read_exactly_across_block_edges_in_few_commands(
+    counting_tsdb: RedisTSDB, sent_batches: Batches, rollup: int, points: int
+) -> None:
+    # A different count in every bucket the rollup keeps (an hour at 10 s, 12 hours at
+    # 1 min): strings of 31 or 15 buckets, each window below starts and ends anywhere.
+    now = int(time.time())
+    last = now // rollup * rollup
+    buckets = [last - rollup * n for n in range(points)]
+    counting_tsdb.incr_multi([(M.project, 3, ts, 1 + ts // rollup % 1000) for ts in buckets])
+    expected = {ts: 1 + ts // rollup % 1000 for ts in buckets}
+
+    for first, end in [
+        (buckets[-1], now),  # all of it
+        (buckets[20], buckets[3] + rollup - 1),
+        (buckets[15], buckets[15] + rollup - 1),  # one bucket
+        (buckets[44], buckets[30]),  # 15 buckets, whichever strings they are in
+        (buckets[100], buckets[38]),  # 63 buckets
+    ]:
+        sent_batches.clear()
+        series = counting_tsdb.get_range(M.project, [3], first, end, rollup=rollup, now=now)[3]
+        assert series == [(ts, expected[ts]) for ts in range(first, end + 1, rollup)]
+        [batch] = sent_batches
+        assert len(batch) == len({counting_tsdb.block_of(rollup, ts)[0] for ts, _ in series})
+        if first == buckets[-1]:
+            # The whole retention: one GETRANGE per string (or one more when not aligned):
+            # an hour at 10 s in 12 or 13, 12 hours at 1 min in 48 or 49.
+            per_string = LAYOUT[rollup]
+            assert len(batch) in (-(-points // per_string), -(-points // per_string) + 1)
+    # Summed into coarser points (50 s, 5 min) whose buckets straddle block edges.
+    coarse = counting_tsdb.get_range(M.project, [3], buckets[-1], now, 5 * rollup, now=now)[3]
+    assert coarse == [
+        (point, sum(expected.get(ts, 0) for ts in range(point, point + 5 * rollup, rollup)))
+        for point, _ in coarse
+    ]
+    assert sum(count for _, count in coarse) > 0
+
+
 def test_get_sums_is_one_round_trip(counting_tsdb: RedisTSDB, sent_batches: Batches) -> None:
     now = datetime.now(UTC)
     counting_tsdb.get_sums(M.project, [1, 2, 3], now - timedelta(days=7), now, rollup=86400)
@@ -213,28 +270,31 @@ def test_it_never_reads_buckets_older_than_the_rollup_keeps(
 def test_an_expired_bucket_in_a_block_still_stored_reads_zero(
     redis_tsdb: RedisTSDB, binary_redis: redis.Redis
 ) -> None:
-    # A block of 10 s buckets outlives its first bucket by 62 x 10 s. Put a count in a
-    # bucket that is past retention (as if written an hour ago) next to one that is not.
-    now = int(time.time())
-    expired = now // 10 * 10 - 3600
-    kept = expired + 10 * 30
-    block, index = redis_tsdb.block_of(10, expired)
-    while redis_tsdb.block_of(10, kept)[0] != block:  # both in one block
-        expired, kept = expired - 10, kept - 10
-        block, index = redis_tsdb.block_of(10, expired)
-    key = redis_tsdb.make_key(M.project, 10, block, "1")
-    data = bytearray(8 * BLOCK_BUCKETS)
+    # A block of 31 x 10 s buckets outlives its first bucket by 300 s. At a moment when the
+    # oldest kept bucket is the block's 8th, put a count in the 7th (past retention: it would
+    # have been written an hour ago) and in the 8th.
+    now = int(time.time()) // 10 * 10
+    backend = RedisTSDB(client=redis_tsdb.client, prefix=redis_tsdb.prefix, clock=lambda: now)
+    while backend.block_of(10, backend.oldest_kept_bucket(10))[1] != 7:
+        now -= 10
+    kept = backend.oldest_kept_bucket(10)
+    expired = kept - 10
+    block, index = backend.block_of(10, expired)
+    assert backend.block_of(10, kept) == (block, index + 1)
+    key = backend.make_key(M.project, 10, block, "1")
+    data = bytearray(8 * 31)
     data[8 * index : 8 * index + 8] = (1000).to_bytes(8, "big")
-    kept_index = redis_tsdb.block_of(10, kept)[1]
-    data[8 * kept_index : 8 * kept_index + 8] = (7).to_bytes(8, "big")
+    data[8 * index + 8 : 8 * index + 16] = (7).to_bytes(8, "big")
     binary_redis.set(key, bytes(data), ex=600)
 
-    series = redis_tsdb.get_range(M.project, [1], expired - 60, now, rollup=10)[1]
+    series = backend.get_range(M.project, [1], expired - 60, now, rollup=10)[1]
 
     counts = dict(series)
     assert counts[expired] == 0
     assert counts[kept] == 7
     assert sum(counts.values()) == 7
+    # At 30 s, the bucket holding both reads only the kept one.
+    assert sum(count for _, count in backend.get_range(M.project, [1], expired, now, 30)[1]) == 7
 
 
 def test_it_does_not_store_buckets_that_are_already_expired(
