@@ -47,11 +47,12 @@ _LITTLE_ENDIAN: Final = sys.byteorder == "little"
 # KEYS: one string per counter (a string may be named more than once).
 # ARGV[1]: deadline, epoch microseconds by the client's clock, or 0 for none. Then per
 # counter: its offset ("#7"), the string's EXPIREAT, the length of the whole string (its
-# rollup's block_buckets x 8 bytes), the count. Returns {1} when applied, {0, <Redis time in us>} when it arrived
-# after the deadline (nothing applied), or the first error reply (every other counter
-# applied). One BITFIELD per counter; only a bucket's first count checks whether its string
-# is new (no TTL yet), and only a new string is padded to its whole length (SET of exactly
-# that many bytes: grown by BITFIELD it would take twice the memory) and given its EXPIREAT.
+# rollup's block_buckets x 8 bytes), the count. Returns {1} when applied, {0, <Redis time
+# in us>} when it arrived after the deadline (nothing applied), or the first error reply
+# (every other counter applied). One BITFIELD per counter; only a bucket's first count
+# checks whether its string is new (no TTL yet), and only a new string is padded to its whole
+# length (SET of exactly that many bytes: grown by BITFIELD it would take twice the memory)
+# and given its EXPIREAT.
 WRITE_SCRIPT: Final = """
 local deadline = tonumber(ARGV[1])
 if deadline > 0 then
@@ -312,10 +313,10 @@ class RedisTSDB(BaseTSDB):
 
     def _scripts(self, plan: WritePlan) -> list[tuple[str, list[bytes], list[bytes]]]:
         """The plan as scripts to run: (routing key, keys, arguments), encoded; four
-        arguments per key (counter offset, EXPIREAT, string length, count). On a single Redis one script,
-        never split (its deadline must hold for the whole write), keys and arguments packed
-        (RESP) already, each counter's three in one piece; on a cluster one script per slot,
-        not packed."""
+        arguments per key (counter offset, EXPIREAT, string length, count). On a single Redis
+        one script, never split (its deadline must hold for the whole write), keys and
+        arguments packed (RESP) already, each counter's four in one piece; on a cluster one
+        script per slot, not packed."""
         encode, make_key, block_of = self._encoder(), self.make_key, self.block_of
         expires_at = self.block_expires_at
         sizes = {rollup: b"%d" % (n * _COUNTER) for rollup, n in self.blocks.items()}
@@ -411,9 +412,7 @@ class RedisTSDB(BaseTSDB):
         batch = ClusterBatch(self.client)
         deadline = self._deadline()
         for key, keys, args in scripts:
-            batch.execute_command(
-                command, script, len(keys), *keys, deadline, *args, key=key
-            )
+            batch.execute_command(command, script, len(keys), *keys, deadline, *args, key=key)
         return batch.execute(raise_on_error=False)
 
     @staticmethod

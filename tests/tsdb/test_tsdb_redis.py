@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from tsdb.base import TSDBModel, TSDBUnavailable
-from tsdb.redis import WRITE_SHA, RedisTSDB, block_buckets
+from tsdb.redis import WRITE_SHA, RedisTSDB
 
 TSDB_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
