@@ -15,6 +15,7 @@ import csv
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from rest_framework.fields import empty
 
 import tsdb
 from organizations.selectors import MAX_DB_ID
+from statsapi.renderers import JSONText
 from tsdb.base import TSDBLimitExceeded
 from usage.outcomes import SummaryEntry
 from usage.selectors import (
@@ -31,6 +33,8 @@ from usage.selectors import (
     ORGANIZATION_STATS,
     PROJECT_STAT_CHOICES,
     TEAM_STATS,
+    StatsSeries,
+    StatsSeriesByKey,
 )
 from usage.window import QueryWindow, WindowError, parse_duration, parse_timestamp, request_now
 
@@ -198,12 +202,53 @@ class TeamStatsSerializer(StatsWindowSerializer):
     stat = StrictChoiceField(choices=tuple(TEAM_STATS), name="stat", default="generated")
 
 
-def series_representation(points: Sequence[tuple[int, int]]) -> list[list[float | int]]:
-    """`[[timestamp, count], ...]`: float timestamps (`1536526800.0`) unless
-    `STATS_INTEGER_TIMESTAMPS`; counts are always ints."""
-    if settings.STATS_INTEGER_TIMESTAMPS:
-        return [[int(ts), int(count)] for ts, count in points]
-    return [[float(ts), int(count)] for ts, count in points]
+@lru_cache(maxsize=32)
+def _series_format(first: int, last: int, points: int, integer_timestamps: bool) -> str:
+    """``[[<ts>,%d],...]``: the series' JSON with its timestamps written in and a ``%d`` per
+    count. ``first``, ``last`` and ``points`` name the timestamps (a window's buckets run
+    evenly from ``first`` to ``last``, ``tsdb.backend.get_series``), so every series of a
+    window, in one response or in the next poll of the same window, shares one format: each
+    timestamp is formatted once, not once per point of every series. Timestamps are floats
+    (``1536526800.0``, as ``json`` writes ``float(ts)``) unless ``integer_timestamps``."""
+    if points == 0:
+        return "[]"
+    step = (last - first) // (points - 1) if points > 1 else 0
+    pair = "[{},%d]" if integer_timestamps else "[{}.0,%d]"
+    return "[" + ",".join(map(pair.format, range(first, last + 1, step or 1))) + "]"
+
+
+def _series_layout(timestamps: Sequence[int]) -> str:
+    """The format of every series over ``timestamps`` (``_series_format``)."""
+    if not timestamps:
+        return "[]"
+    return _series_format(
+        int(timestamps[0]),
+        int(timestamps[-1]),
+        len(timestamps),
+        bool(settings.STATS_INTEGER_TIMESTAMPS),
+    )
+
+
+def series_json(series: StatsSeries) -> JSONText:
+    """One v1 series as the JSON body ``[[timestamp, count], ...]``, compact, as DRF's
+    renderer would write ``[[float(ts), count], ...]`` (ints with
+    ``STATS_INTEGER_TIMESTAMPS``): the counts go into the window's format in one C call."""
+    return JSONText(_series_layout(series.timestamps) % tuple(series.counts))
+
+
+def series_by_key_json(series: StatsSeriesByKey) -> JSONText:
+    """Several series as ``{"<key>": [[timestamp, count], ...], ...}`` (``group=project``),
+    sharing one format; ``[]`` when there is none (as Sentry answers)."""
+    if not series.counts:
+        return JSONText("[]")
+    layout = _series_layout(series.timestamps)
+    return JSONText(
+        "{"
+        + ",".join(
+            f'"{int(key)}":' + layout % tuple(counts) for key, counts in series.counts.items()
+        )
+        + "}"
+    )
 
 
 def summary_entry_representation(entry: SummaryEntry) -> dict[str, Any]:

@@ -34,7 +34,8 @@ from usage.serializers import (
     ProjectStatsSerializer,
     StatsWindowSerializer,
     TeamStatsSerializer,
-    series_representation,
+    series_by_key_json,
+    series_json,
     summary_csv_response,
     summary_entry_representation,
 )
@@ -121,18 +122,16 @@ class OrganizationStatsEndpoint(OrganizationScopedEndpoint):
                 ids=params["id"],
                 window=window,
             )
-            if not by_project:
-                return Response([])
-            return Response(
-                {str(pk): series_representation(points) for pk, points in by_project.items()}
-            )
+            return Response(series_by_key_json(by_project))
         series = selectors.organization_stats_get(
             organization=organization,
             stat=params["stat"],
             ids=params["id"],
             window=window,
         )
-        return Response(series_representation(series or []))
+        if series is None:
+            return Response([])
+        return Response(series_json(series))
 
 
 class ProjectStatsEndpoint(OrganizationScopedEndpoint):
@@ -159,7 +158,7 @@ class ProjectStatsEndpoint(OrganizationScopedEndpoint):
             stat=params["stat"],
             window=params["window"],
         )
-        return Response(series_representation(series))
+        return Response(series_json(series))
 
 
 class TeamStatsEndpoint(OrganizationScopedEndpoint):
@@ -188,7 +187,7 @@ class TeamStatsEndpoint(OrganizationScopedEndpoint):
             stat=params["stat"],
             window=params["window"],
         )
-        return Response([] if series is None else series_representation(series))
+        return Response([] if series is None else series_json(series))
 
 
 class ProjectKeyStatsEndpoint(OrganizationScopedEndpoint):
