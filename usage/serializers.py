@@ -245,14 +245,17 @@ def series_json(series: StatsSeries) -> JSONText:
 
 def series_by_key_json(series: StatsSeriesByKey) -> JSONText:
     """Several series as ``{"<key>": [[timestamp, count], ...], ...}`` (``group=project``),
-    sharing one format; ``[]`` when there is none (as Sentry answers)."""
+    sharing one format (and one text for every series of zeros); ``[]`` when there is none
+    (as Sentry answers)."""
     if not series.counts:
         return JSONText("[]")
     layout = _series_layout(series.timestamps)
+    zeros = layout % ((0,) * len(series.timestamps))  # a quiet project's series, written once
     return JSONText(
         "{"
         + ",".join(
-            f'"{int(key)}":' + layout % tuple(counts) for key, counts in series.counts.items()
+            f'"{int(key)}":' + (layout % tuple(counts) if any(counts) else zeros)
+            for key, counts in series.counts.items()
         )
         + "}"
     )
