@@ -13,7 +13,7 @@ from typing import Any
 
 from rest_framework import renderers
 
-__all__ = ["JSONRenderer", "JSONText"]
+__all__ = ["JSONRenderer", "JSONText", "render_json"]
 
 
 class JSONText(str):
@@ -34,3 +34,9 @@ class JSONRenderer(renderers.JSONRenderer):
         if isinstance(data, JSONText):
             return data.encode()
         return super().render(data, accepted_media_type, renderer_context)
+
+
+def render_json(data: Any) -> str:
+    """``data`` as JSON text, exactly as the renderer writes a response body: for a view that
+    assembles a ``JSONText`` from pieces, some written by hand."""
+    return JSONRenderer().render(data).decode()

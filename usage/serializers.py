@@ -25,7 +25,7 @@ from rest_framework.fields import empty
 
 import tsdb
 from organizations.selectors import MAX_DB_ID
-from statsapi.renderers import JSONText
+from statsapi.renderers import JSONText, render_json
 from tsdb.base import TSDBLimitExceeded
 from usage.outcomes import SummaryEntry
 from usage.selectors import (
@@ -36,7 +36,14 @@ from usage.selectors import (
     StatsSeries,
     StatsSeriesByKey,
 )
-from usage.window import QueryWindow, WindowError, parse_duration, parse_timestamp, request_now
+from usage.window import (
+    QueryWindow,
+    WindowError,
+    format_rfc3339,
+    parse_duration,
+    parse_timestamp,
+    request_now,
+)
 
 # `since` defaults to `until - 86399 s`: exactly 24 points at 1 h, as in Sentry.
 DEFAULT_WINDOW = timedelta(seconds=86_399)
@@ -238,16 +245,43 @@ def series_json(series: StatsSeries) -> JSONText:
 
 def series_by_key_json(series: StatsSeriesByKey) -> JSONText:
     """Several series as ``{"<key>": [[timestamp, count], ...], ...}`` (``group=project``),
-    sharing one format; ``[]`` when there is none (as Sentry answers)."""
+    sharing one format (and one text for every series of zeros); ``[]`` when there is none
+    (as Sentry answers)."""
     if not series.counts:
         return JSONText("[]")
     layout = _series_layout(series.timestamps)
+    zeros = layout % ((0,) * len(series.timestamps))  # a quiet project's series, written once
     return JSONText(
         "{"
         + ",".join(
-            f'"{int(key)}":' + layout % tuple(counts) for key, counts in series.counts.items()
+            f'"{int(key)}":' + (layout % tuple(counts) if any(counts) else zeros)
+            for key, counts in series.counts.items()
         )
         + "}"
+    )
+
+
+@lru_cache(maxsize=32)
+def _intervals_text(first: int, last: int, points: int) -> str:
+    """The JSON list of RFC 3339 interval starts from ``first`` to ``last`` (``points``
+    evenly spaced, as stats_v2 windows are), formatted once per window and reused by every
+    poll of it."""
+    step = (last - first) // (points - 1) if points > 1 else 1
+    return render_json([format_rfc3339(ts) for ts in range(first, last + 1, step)])
+
+
+def stats_v2_json(*, end: int, intervals: Sequence[int], groups: list[dict[str, Any]]) -> JSONText:
+    """The stats_v2 body: ``start`` (the first interval), ``end``, ``intervals`` (RFC 3339)
+    and ``groups`` (rendered as every response is)."""
+    if intervals:
+        start = intervals[0]
+        listed = _intervals_text(int(intervals[0]), int(intervals[-1]), len(intervals))
+    else:
+        start, listed = end, "[]"
+    return JSONText(
+        f'{{"start":{render_json(format_rfc3339(start))},'
+        f'"end":{render_json(format_rfc3339(end))},'
+        f'"intervals":{listed},"groups":{render_json(groups)}}}'
     )
 
 

@@ -36,6 +36,7 @@ from usage.serializers import (
     TeamStatsSerializer,
     series_by_key_json,
     series_json,
+    stats_v2_json,
     summary_csv_response,
     summary_entry_representation,
 )
@@ -380,12 +381,7 @@ class OrganizationStatsV2Endpoint(OutcomeEndpoint):
         except outcomes.ProjectNotVisible:
             raise PermissionDenied from None
         return Response(
-            {
-                "start": format_rfc3339(query.intervals[0]),
-                "end": format_rfc3339(query.window_end),
-                "intervals": [format_rfc3339(ts) for ts in query.intervals],
-                "groups": result["groups"],
-            }
+            stats_v2_json(end=query.window_end, intervals=query.intervals, groups=result["groups"])
         )
 
 

@@ -76,6 +76,7 @@ def test_group_project_writes_one_exact_series_per_project(
     integer: bool,
 ) -> None:
     settings.STATS_INTEGER_TIMESTAMPS = integer
+    quiet = Project.objects.create(organization=organization, slug="quiet", name="Quiet")
     now = int(time.time())
     tsdb.backend.incr_multi(
         [
@@ -92,13 +93,14 @@ def test_group_project_writes_one_exact_series_per_project(
     since, until = now - 86_399, now
     expected = {
         str(pk): expected_series(TSDBModel.project_total_received, pk, since, until, HOUR, integer)
-        for pk in (project.pk, other_project.pk)
+        for pk in (project.pk, other_project.pk, quiet.pk)
     }
     assert response.json() == expected
     assert response.content == compact(response.json())
     first_ts = response.json()[str(project.pk)][0][0]
     assert isinstance(first_ts, int) is integer
     assert sum(count for _, count in expected[str(project.pk)]) == 4
+    assert [count for _, count in expected[str(quiet.pk)]] == [0] * 24
 
 
 def test_windows_of_the_same_length_keep_their_own_timestamps(
