@@ -14,12 +14,10 @@ received events as wrk got 200 responses.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +27,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
+sys.path[:0] = [str(BENCH), str(ROOT)]
+
+from harness import gunicorn, median_run, require_wrk, run_wrk, server_env  # noqa: E402
+
 LUA = BENCH / "ingest_envelope.lua"
 
 EVENT = {
@@ -79,66 +81,6 @@ def envelope_body() -> bytes:
     return header.encode() + b"\n" + item.encode() + b"\n" + payload + b"\n"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise SystemExit("gunicorn exited during startup")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
-def run_wrk(
-    url: str, path: str, auth: str, body_file: Path, seconds: int, connections: int
-) -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "BENCH_PATH": path,
-        "BENCH_AUTH": auth,
-        "BENCH_BODY_FILE": str(body_file),
-    }
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(LUA), url]
-    output = subprocess.run(
-        command, env=env, capture_output=True, text=True, check=True, timeout=seconds + 60
-    ).stdout
-    match = re.search(
-        r"BENCH requests=(\d+) non2xx=(\d+) p99_us=(\d+) p50_us=(\d+) duration_us=(\d+)", output
-    )
-    if match is None:
-        raise SystemExit(f"unexpected wrk output:\n{output}")
-    requests, non2xx, p99, p50, duration = (int(g) for g in match.groups())
-    errors = re.search(r"Socket errors: (.*)", output)
-    return {
-        "requests": requests,
-        "non2xx": non2xx,
-        "rps": requests / (duration / 1e6),
-        "p50_ms": p50 / 1000,
-        "p99_ms": p99 / 1000,
-        "socket_errors": errors.group(1) if errors else "",
-    }
-
-
-def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run with the median throughput; requests and non-2xx summed over all runs."""
-    ordered = sorted(runs, key=lambda run: run["rps"])
-    middle = dict(ordered[len(ordered) // 2])
-    middle["requests"] = sum(run["requests"] for run in runs)
-    middle["non2xx"] = sum(run["non2xx"] for run in runs)
-    middle["all_rps"] = [round(run["rps"]) for run in runs]
-    return middle
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5, help="per round and endpoint")
@@ -146,27 +88,18 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed (apt-get install -y wrk)")
+    require_wrk()
 
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     prefix = f"bench:ingest:{uuid.uuid4().hex[:12]}:"
     workdir = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "ingest_bench_settings",
-        "PYTHONPATH": os.pathsep.join([str(BENCH), str(ROOT)]),
-        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
-        "REDIS_URL": redis_url,
-        "TSDB_PREFIX": prefix + "ts:",
-        "QUOTAS_PREFIX": prefix + "quota:",
-        "SECRET_KEY": "bench-" + uuid.uuid4().hex,
-        "DEBUG": "False",
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("PYTEST_VERSION", None)
+    env = server_env(
+        settings="ingest_bench_settings",
+        database_url=f"sqlite:///{workdir / 'bench.sqlite3'}",
+        redis_url=redis_url,
+        prefix=prefix,
+    )
     os.environ.update(env)
-    sys.path[:0] = [str(BENCH), str(ROOT)]
 
     import django
 
@@ -183,30 +116,27 @@ def main() -> None:
     body_file = workdir / "envelope.bin"
     body_file.write_bytes(envelope_body())
     body_size = body_file.stat().st_size
-    auth = f"Sentry sentry_key={key.public_key}, sentry_version=7, sentry_client=bench/1.0"
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "gunicorn"),
-            "statsapi.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(args.workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    wrk_env = {
+        "BENCH_AUTH": f"Sentry sentry_key={key.public_key}, sentry_version=7, "
+        "sentry_client=bench/1.0",
+        "BENCH_BODY_FILE": str(body_file),
+    }
+    envelope_path = f"/api/{project.pk}/envelope/"
+    paths = {"baseline": "/bench/baseline/", "ingest": envelope_path}
     results: dict[str, dict[str, Any]] = {}
-    try:
-        wait_for_port(port, server)
-        envelope_path = f"/api/{project.pk}/envelope/"
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+        stack.callback(delete_prefix, redis_url, prefix)
+        base, _ = stack.enter_context(gunicorn(env, args.workers))
+
+        def wrk(name: str, seconds: int) -> dict[str, Any]:
+            return run_wrk(
+                base, LUA, {**wrk_env, "BENCH_PATH": paths[name]}, seconds, args.connections
+            )
+
         # Warm-up: imports, DB connection, key cache, Redis connections in both workers.
-        run_wrk(base, envelope_path, auth, body_file, 2, args.connections)
-        run_wrk(base, "/bench/baseline/", auth, body_file, 2, args.connections)
+        wrk("ingest", 2)
+        wrk("baseline", 2)
         import tsdb
         from tsdb.base import TSDBModel
 
@@ -218,25 +148,13 @@ def main() -> None:
         # Alternate the two in several rounds (the machine is shared); report the medians.
         rounds: dict[str, list[dict[str, Any]]] = {"baseline": [], "ingest": []}
         for _ in range(args.rounds):
-            for name, path in (("baseline", "/bench/baseline/"), ("ingest", envelope_path)):
-                rounds[name].append(
-                    run_wrk(base, path, auth, body_file, args.seconds, args.connections)
-                )
+            for name in ("baseline", "ingest"):
+                rounds[name].append(wrk(name, args.seconds))
         results = {name: median_run(runs) for name, runs in rounds.items()}
         time.sleep(0.5)
         after = tsdb.backend.get_sums(
             TSDBModel.project_total_received, [project.pk], start - 3600, time.time() + 3600, 3600
         )[project.pk]
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
-        import redis
-
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=prefix + "*", count=1000))
-        for index in range(0, len(keys), 1000):
-            client.delete(*keys[index : index + 1000])
-        shutil.rmtree(workdir, ignore_errors=True)
 
     ingest, baseline = results["ingest"], results["baseline"]
     accepted = ingest["requests"] - ingest["non2xx"]
@@ -267,6 +185,16 @@ def main() -> None:
             print(f"{name} socket errors: {row['socket_errors']}")
     if not accepted <= counted <= accepted + args.connections * args.rounds:
         raise SystemExit("MISMATCH: the TSDB did not count every accepted event")
+
+
+def delete_prefix(redis_url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    for index in range(0, len(keys), 1000):
+        client.delete(*keys[index : index + 1000])
+    client.close()
 
 
 if __name__ == "__main__":

@@ -9,13 +9,14 @@ Starts its own redis-server on a free 127.0.0.1 port (the memory figures are the
 alone) and a throwaway PostgreSQL database (``DATABASE_URL``'s server, default
 postgres://postgres@127.0.0.1:5432), both removed at the end. Data: organization ``bench``
 (one project, 90 days of hourly counts), ``big`` (1,000 projects, 24 hourly counts each) and
-``usage`` (50 projects x 10 outcome combinations, 90 days of hourly outcome counts), all read
-with one owner's personal token (the costliest credential: token and membership).
+``usage`` (50 projects, each with one DSN key recording 10 outcome combinations every hour for
+90 days, written as ingest writes them), all read with one owner's personal token (the
+costliest credential: token and membership).
 
 Each case alternates with the baseline for ``--rounds`` rounds of ``--seconds``; the table shows
 the median round of each, its p50/p99, and the ratio case / baseline of those medians. The
 ``stats_v2`` cases run at 1 connection (their targets are latencies) beside a 1-connection
-baseline; they are skipped, and said so, while the endpoint does not exist.
+baseline.
 """
 
 from __future__ import annotations
@@ -23,9 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +39,15 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 sys.path[:0] = [str(BENCH), str(ROOT)]
 
-from ingest_bench import envelope_body, free_port, median_run, wait_for_port  # noqa: E402
+from harness import (  # noqa: E402
+    gunicorn,
+    median_run,
+    private_redis,
+    require_wrk,
+    run_wrk,
+    server_env,
+)
+from ingest_bench import envelope_body  # noqa: E402
 from redis_memory import memory_per_1000_projects  # noqa: E402
 
 LUA = BENCH / "stats_get.lua"
@@ -109,29 +116,6 @@ def cases(now: int, ingest_project: int) -> list[Case]:
 
 
 # -- services ---------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def private_redis(workdir: Path) -> Iterator[str]:
-    """A redis-server of our own on a free loopback port, without persistence."""
-    if shutil.which("redis-server") is None:
-        raise SystemExit("redis-server is not installed (apt-get install -y redis-server)")
-    port = free_port()
-    directory = workdir / f"redis-{port}"
-    directory.mkdir()
-    log = (directory / "log").open("wb")
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(directory)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        wait_for_port(port, process)  # type: ignore[arg-type]
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 @contextlib.contextmanager
@@ -233,11 +217,11 @@ def load_data(now: int) -> tuple[str, int, str]:
     from django.contrib.auth import get_user_model
 
     import tsdb
-    from ingest.outcomes import outcome_set_name, outcome_set_ttl
-    from ingest.store import get_store
     from organizations import services
-    from organizations.models import Project
-    from tsdb.base import TSDBModel, outcome_key
+    from organizations.models import Project, ProjectKey
+    from tsdb.base import TSDBModel
+    from usage import registry
+    from usage.writer import KeyIdentity, UsageWriter
 
     owner = get_user_model().objects.create_user(username="bench-owner")
     bench = services.organization_create(slug="bench", owner=owner)
@@ -269,59 +253,80 @@ def load_data(now: int) -> tuple[str, int, str]:
             for ts in hours[:24]
         ]
     )
-    keys = [
-        outcome_key(project_id=pk, category=category, outcome=outcome, reason=reason)
-        for pk in Project.objects.filter(organization=usage).values_list("pk", flat=True)
-        for category, outcome, reason in COMBINATIONS
-    ]
-    get_store().exchange([], {outcome_set_name(usage.pk): keys}, outcome_set_ttl())
-    for day in range(90):
+    # `usage`: every project records its 10 combinations every hour for 90 days, through one
+    # DSN key, written as ingest writes them (key and organization scope; usage.writer).
+    for project in Project.objects.filter(organization=usage):
+        key = ProjectKey.objects.create(project=project)
+        writer = UsageWriter(KeyIdentity(usage.pk, project.pk, key.pk))
+        for category, outcome, reason in COMBINATIONS:
+            writer.outcome(category, outcome, reason, 3)
+        items = writer.tsdb_items()
         tsdb.backend.incr_multi(
-            [(model, key, ts, 3)
-             for ts in hours[day * 24 : (day + 1) * 24]
-             for key in keys
-             for model in (TSDBModel.outcome_quantity, TSDBModel.outcome_times_seen)]
-        )  # fmt: skip
-    key = web.keys.get()
-    return plaintext, web.pk, key.public_key
+            [(model, series, ts, count) for ts in hours for model, series, _, count in items]
+        )
+        registry.get_registry().add(usage.pk, [c.member for c in writer.combinations])
+    web_key = web.keys.get()
+    return plaintext, web.pk, web_key.public_key
+
+
+def format_vs_read(now: int, repeat: int = 200) -> str:
+    """In this process: the median time to read `bench`'s 90 days at 1h (2,161 points) from
+    Redis, and to write them as the response body, side by side."""
+    import statistics
+    from datetime import UTC, datetime
+
+    import tsdb
+    from organizations.models import Organization
+    from tsdb.base import TSDBModel
+    from usage.selectors import StatsSeries
+    from usage.serializers import _series_format, series_json
+
+    pk = Organization.objects.get(slug="bench").pk
+    model = TSDBModel.organization_total_received
+    start, end = datetime.fromtimestamp(now - 90 * DAY, UTC), datetime.fromtimestamp(now, UTC)
+
+    def read() -> StatsSeries:
+        columns = tsdb.backend.get_columns([model], [pk], start, end, rollup=HOUR, now=now)
+        return StatsSeries(columns.timestamps, columns.counts[model][pk])
+
+    series = read()
+
+    def median_us(call: Any) -> float:
+        timings = []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            call()
+            timings.append(time.perf_counter() - began)
+        return statistics.median(timings) * 1e6
+
+    read_us = median_us(read)
+    write_us = median_us(lambda: series_json(series))
+
+    def write_cold() -> None:
+        _series_format.cache_clear()
+        series_json(series)
+
+    cold_us = median_us(write_cold)
+    return (
+        f"90 days at 1h ({len(series.counts):,} points), in process: Redis read (tsdb "
+        f"get_columns) {read_us:,.0f} µs; response body written {write_us:,.0f} µs with the "
+        f"window's format cached ({write_us / read_us:.2f} of the read), {cold_us:,.0f} µs "
+        f"without ({cold_us / read_us:.2f})"
+    )
 
 
 # -- wrk ----------------------------------------------------------------------------------------
 
 
-def run_wrk(
-    base: str,
-    path: str,
-    auth: str,
-    seconds: int,
-    connections: int,
-    *,
-    script: Path = LUA,
-    extra_env: dict[str, str] | None = None,
+def wrk_run(
+    base: str, path: str, auth: str, seconds: int, connections: int, *, ingest: str = ""
 ) -> dict[str, Any]:
-    env = {**os.environ, "BENCH_PATH": path, "BENCH_AUTH": auth, **(extra_env or {})}
-    threads = min(2, connections)
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s",
-               "-s", str(script), base]  # fmt: skip
-    output = subprocess.run(
-        command, env=env, capture_output=True, text=True, check=True, timeout=seconds + 60
-    ).stdout
-    match = re.search(
-        r"BENCH requests=(\d+) non2xx=(\d+) p99_us=(\d+) p50_us=(\d+) duration_us=(\d+)", output
-    )
-    if match is None:
-        raise SystemExit(f"unexpected wrk output:\n{output}")
-    requests, non2xx, p99, p50, duration = (int(g) for g in match.groups())
-    timeouts = re.search(r"timeouts=(\d+)", output)
-    if timeouts is not None and int(timeouts.group(1)):
-        raise SystemExit(f"{path}: {timeouts.group(1)} requests timed out (60 s)")
-    return {
-        "requests": requests,
-        "non2xx": non2xx,
-        "rps": requests / (duration / 1e6),
-        "p50_ms": p50 / 1000,
-        "p99_ms": p99 / 1000,
-    }
+    """One wrk run: GET ``path`` with ``auth``, or with ``ingest`` (an envelope file) POST it
+    with ``auth`` as the DSN's X-Sentry-Auth."""
+    env = {"BENCH_PATH": path, "BENCH_AUTH": auth}
+    if ingest:
+        return run_wrk(base, INGEST_LUA, {**env, "BENCH_BODY_FILE": ingest}, seconds, connections)
+    return run_wrk(base, LUA, env, seconds, connections)
 
 
 def status_of(base: str, path: str, auth: str) -> int:
@@ -360,8 +365,7 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
     parser.add_argument("--memory-only", action="store_true", help="only the memory measurement")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed (apt-get install -y wrk)")
+    require_wrk()
 
     workdir = Path(tempfile.mkdtemp(prefix="stats-bench-"))
     results: list[tuple[Case, dict[str, Any], dict[str, Any]]] = []
@@ -379,19 +383,12 @@ def main() -> None:
             return
         redis_url = stack.enter_context(private_redis(workdir))
         database_url = stack.enter_context(throwaway_database())
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "stats_bench_settings",
-            "PYTHONPATH": os.pathsep.join([str(BENCH), str(ROOT)]),
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "TSDB_PREFIX": "ts:",
-            "QUOTAS_PREFIX": "quota:",
-            "SECRET_KEY": "bench-" + uuid.uuid4().hex,
-            "DEBUG": "False",
-            "LOG_LEVEL": "WARNING",
-        }
-        env.pop("PYTEST_VERSION", None)
+        env = server_env(
+            settings="stats_bench_settings",
+            database_url=database_url,
+            redis_url=redis_url,
+            prefix="",
+        )
         os.environ.update(env)
 
         import django
@@ -405,19 +402,11 @@ def main() -> None:
         started = time.monotonic()
         token, ingest_project, public_key = load_data(now)
         print(f"data loaded in {time.monotonic() - started:.0f} s", file=sys.stderr)
+        format_line = format_vs_read(now)
+        print(format_line, file=sys.stderr)
         connections.close_all()
         auth = f"Bearer {token}"
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "gunicorn"), "statsapi.wsgi:application",
-             "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-             "--no-control-socket", "--log-level", "warning"],
-            cwd=ROOT, env=env,
-        )  # fmt: skip
-        stack.callback(server.wait, timeout=15)
-        stack.callback(server.terminate)
-        wait_for_port(port, server)  # type: ignore[arg-type]
+        base, server = stack.enter_context(gunicorn(env, args.workers))
 
         selected = [
             case
@@ -434,17 +423,11 @@ def main() -> None:
 
             def wrk(path: str, seconds: int, connections: int, case: Case = case) -> Any:
                 if path == BASELINE or not case.ingest:
-                    return run_wrk(base, path, auth, seconds, connections)
-                return run_wrk(
-                    base, path, sentry_auth, seconds, connections, script=INGEST_LUA,
-                    extra_env={"BENCH_BODY_FILE": str(body_file)},
-                )  # fmt: skip
+                    return wrk_run(base, path, auth, seconds, connections)
+                return wrk_run(base, path, sentry_auth, seconds, connections, ingest=str(body_file))
 
             if not case.ingest:
                 status = status_of(base, case.path, auth)
-                if status == 404 and "stats_v2" in case.path:
-                    skipped.append(f"{case.name}: the endpoint does not exist here (404)")
-                    continue
                 if status != 200:
                     raise SystemExit(f"{case.name}: {case.path} answers {status}, not 200")
             connections_ = case.connections or args.connections
@@ -503,6 +486,8 @@ def main() -> None:
         print(table_row(case, baseline, row))
     for line in skipped:
         print(f"\nskipped: {line}")
+    print()
+    print(format_line)
     if memory is not None:
         print()
         print(memory_line(memory))

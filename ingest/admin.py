@@ -13,7 +13,7 @@ from django.contrib import admin
 from ingest.models import InboundFilters
 from organizations.admin import ProjectAdmin
 from organizations.models import Project
-from statsapi.admin_usage import UsageChartsMixin
+from usage.admin_charts import UsageChartsMixin
 
 FILTER_FIELDSETS: tuple[tuple[str | None, Any], ...] = (
     (None, {"fields": ("web_crawlers", "localhost", "browser_extensions", "legacy_browsers")}),

@@ -41,7 +41,6 @@ CLIENT_REPORT_OUTCOMES = {
     "filtered_sampling_events": Outcome.filtered,
 }
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_.\-]{0,63}$")
-MAX_CLIENT_REPORT_ENTRIES = 200
 MAX_QUANTITY = 2**31
 
 
@@ -71,17 +70,16 @@ class OutcomeRecorder(UsageWriter):
 
     def client_report(self, report: Any) -> None:
         """Record a client report's discarded quantities (never counted as received).
-        Entries of a shape it does not understand are skipped."""
+        Entries of a shape it does not understand are skipped. How many entries a report may
+        hold is ``ingest.envelope.client_report``'s rule: it drops larger reports unparsed."""
         if not isinstance(report, dict):
             return
-        entries = 0
         for field, outcome in CLIENT_REPORT_OUTCOMES.items():
             values = report.get(field)
             if not isinstance(values, list):
                 continue
             for entry in values:
-                entries += 1
-                if entries > MAX_CLIENT_REPORT_ENTRIES or not isinstance(entry, dict):
+                if not isinstance(entry, dict):
                     continue
                 category, reason = entry.get("category"), entry.get("reason")
                 quantity = entry.get("quantity")

@@ -1,6 +1,6 @@
 """What ingest needs to know about a DSN key, cached in each process.
 
-``get_project_config(public_key)`` answers from a per-process dict for up to
+``get_project_config(public_key)`` answers from a per-process ``LocalCache`` for up to
 ``settings.INGEST_CONFIG_CACHE_TTL`` seconds (at most 10), then reads the key, its project,
 organization and inbound filters again in one query. So a request on a warm key makes no
 database query, and a change made anywhere (admin, another server) is seen by every process
@@ -10,8 +10,6 @@ keys are cached too, so a flood of bad keys costs one query per key per TTL.
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -19,9 +17,7 @@ from django.conf import settings
 from ingest.filters import FilterSettings
 from ingest.models import InboundFilters
 from organizations.models import ProjectKey, is_public_key
-from statsapi import metrics
-
-MAX_CACHED_KEYS = 100_000
+from statsapi.localcache import LocalCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +40,9 @@ class ProjectConfig:
     filters: FilterSettings
 
 
-_cache: dict[str, tuple[float, ProjectConfig | None]] = {}
-_lock = threading.Lock()
+_cache = LocalCache(
+    ttl=lambda: float(settings.INGEST_CONFIG_CACHE_TTL), metrics_name="ingest_project_config"
+)
 
 
 def _quota(count: int | None, window: int | None) -> Quota | None:
@@ -85,23 +82,9 @@ def get_project_config(public_key: str) -> ProjectConfig | None:
     """The cached configuration of ``public_key`` (None: no such key), at most TTL old."""
     if not is_public_key(public_key):
         return None  # not a public key (NUL bytes included): answer without a query
-    now = time.monotonic()
-    cached = _cache.get(public_key)
-    if cached is not None and cached[0] > now:
-        metrics.cache_lookup("ingest_project_config", hit=True)
-        return cached[1]
-    metrics.cache_lookup("ingest_project_config", hit=False)
-    config = load_project_config(public_key)
-    ttl = float(settings.INGEST_CONFIG_CACHE_TTL)
-    if ttl > 0:
-        with _lock:
-            if len(_cache) >= MAX_CACHED_KEYS:
-                _cache.clear()
-            _cache[public_key] = (now + ttl, config)
-    return config
+    return _cache.get_or_load(public_key, lambda: load_project_config(public_key))
 
 
 def clear_cache() -> None:
     """Forget every cached key (this process only)."""
-    with _lock:
-        _cache.clear()
+    _cache.clear()

@@ -49,6 +49,30 @@ MAX_INT = 2**31 - 1
 MAX_TEXT = 100_000
 
 
+class SlugField(serializers.CharField):
+    """An optional slug, as Sentry accepts one: at most 50 lowercase letters, digits,
+    underscores or hyphens, not all digits (``SLUG_MESSAGE`` otherwise)."""
+
+    def __init__(self, *, allow_null: bool = False) -> None:
+        super().__init__(
+            max_length=50, required=False, allow_null=allow_null, validators=[slug_validator]
+        )
+
+
+class PlatformField(serializers.CharField):
+    """An optional project platform (``javascript-react``, ...): at most 64 lowercase letters,
+    digits, dots, underscores or hyphens; null or blank for none."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            max_length=64,
+            required=False,
+            allow_null=True,
+            allow_blank=True,
+            validators=[platform_validator],
+        )
+
+
 def datetime_field() -> serializers.DateTimeField:
     return serializers.DateTimeField(read_only=True)
 
@@ -95,9 +119,7 @@ def rate_limit_representation(obj: Any) -> dict[str, int] | None:
 
 
 class TeamCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    slug = serializers.CharField(
-        max_length=50, required=False, allow_null=True, validators=[slug_validator]
-    )
+    slug = SlugField(allow_null=True)
     name = serializers.CharField(max_length=64, required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -112,7 +134,7 @@ class TeamCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class TeamUpdateSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    slug = serializers.CharField(max_length=50, required=False, validators=[slug_validator])
+    slug = SlugField()
     name = serializers.CharField(max_length=64, required=False)
 
 
@@ -187,16 +209,8 @@ STORE_CRASH_REPORTS_CHOICES = (0, 1, 5, 10, 20, 50, 100, -1)
 
 class ProjectCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     name = serializers.CharField(max_length=50)
-    slug = serializers.CharField(
-        max_length=50, required=False, allow_null=True, validators=[slug_validator]
-    )
-    platform = serializers.CharField(
-        max_length=64,
-        required=False,
-        allow_null=True,
-        allow_blank=True,
-        validators=[platform_validator],
-    )
+    slug = SlugField(allow_null=True)
+    platform = PlatformField()
     default_rules = serializers.BooleanField(required=False, default=True)
 
 
@@ -205,14 +219,8 @@ class ProjectUpdateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     organizations.project_options); its other keys are ignored."""
 
     name = serializers.CharField(max_length=200, required=False)
-    slug = serializers.CharField(max_length=50, required=False, validators=[slug_validator])
-    platform = serializers.CharField(
-        max_length=64,
-        required=False,
-        allow_null=True,
-        allow_blank=True,
-        validators=[platform_validator],
-    )
+    slug = SlugField()
+    platform = PlatformField()
     isBookmarked = serializers.BooleanField(required=False)
     digestsMinDelay = serializers.IntegerField(min_value=60, max_value=3600, required=False)
     digestsMaxDelay = serializers.IntegerField(min_value=60, max_value=3600, required=False)
@@ -566,7 +574,7 @@ class OrganizationUpdateSerializer(serializers.Serializer):  # type: ignore[type
     settings are ignored."""
 
     name = serializers.CharField(max_length=64, required=False)
-    slug = serializers.CharField(max_length=50, required=False, validators=[slug_validator])
+    slug = SlugField()
     rateLimit = RateLimitSerializer(required=False, allow_null=True)
 
 

@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable, Hashable
 from typing import TypeVar, cast
 
+from statsapi import metrics
+
 T = TypeVar("T")
 
 
@@ -26,11 +28,19 @@ class LocalCache:
     """A dict of ``key -> (deadline, value)``; thread-safe, bounded by ``max_entries`` (when
     full, it is emptied rather than scanned for the oldest entries)."""
 
-    def __init__(self, ttl: Callable[[], float], max_entries: int = 100_000) -> None:
+    def __init__(
+        self,
+        ttl: Callable[[], float],
+        max_entries: int = 100_000,
+        metrics_name: str | None = None,
+    ) -> None:
         """``ttl()`` gives the time-to-live in seconds when a value is stored (0: no caching);
-        a callable, so that a changed setting takes effect without a restart."""
+        a callable, so that a changed setting takes effect without a restart. With a
+        ``metrics_name``, every lookup is counted as a hit or a miss under that ``cache`` label
+        of ``statsapi_cache_requests_total``."""
         self._ttl = ttl
         self._max_entries = max_entries
+        self._metrics_name = metrics_name
         self._entries: dict[Hashable, tuple[float, object]] = {}
         self._generation = 0
         self._lock = threading.Lock()
@@ -39,7 +49,11 @@ class LocalCache:
         now = time.monotonic()
         entry = self._entries.get(key)
         if entry is not None and entry[0] > now:
+            if self._metrics_name is not None:
+                metrics.cache_lookup(self._metrics_name, hit=True)
             return cast(T, entry[1])
+        if self._metrics_name is not None:
+            metrics.cache_lookup(self._metrics_name, hit=False)
         generation = self._generation
         value = load()
         ttl = self._ttl()

@@ -7,9 +7,9 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from statsapi.admin_usage import usage_overview
 from statsapi.health import health
 from statsapi.metrics import MetricsView
+from usage.admin_charts import usage_overview
 
 admin.site.site_header = "statsapi administration"
 admin.site.site_title = "statsapi admin"

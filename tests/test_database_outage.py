@@ -179,18 +179,35 @@ def db_url_on(port: int) -> str:
     return parts._replace(netloc=f"{userinfo}127.0.0.1:{port}").geturl()
 
 
+@contextlib.contextmanager
+def statsapi_on_database(
+    database_port: int, log_path: Path, env: dict[str, str] | None = None, **gunicorn: Any
+) -> Iterator[str]:
+    """gunicorn serving statsapi (``gunicorn``: ``workers``, ``threads``) with its database at
+    127.0.0.1:``database_port`` and ``env`` added to ``server_env``; yields its base URL. On a
+    normal exit, its log holds no traceback and no worker timeout (it answered every request
+    itself, within seconds)."""
+    port = free_port()
+    with gunicorn_server(
+        port,
+        server_env(port, db_url_on(database_port), **(env or {})),
+        log_path=log_path,
+        **gunicorn,
+    ) as server:
+        yield f"http://127.0.0.1:{port}"
+        output = server.output()
+    assert "WORKER TIMEOUT" not in output, output
+    assert "Traceback" not in output, output
+
+
 # -- PostgreSQL refusing connections -----------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def refused_db_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    env = server_env(port, db_url_on(free_port()))
     log_path = tmp_path_factory.mktemp("db-refused") / "gunicorn.log"
-    with gunicorn_server(port, env, threads=4, log_path=log_path) as server:
-        yield f"http://127.0.0.1:{port}"
-        output = server.output()
-    assert "Traceback" not in output, output
+    with statsapi_on_database(free_port(), log_path, threads=4) as base_url:
+        yield base_url
 
 
 def test_every_api_route_is_503_json_while_postgresql_refuses(refused_db_server: str) -> None:
@@ -252,18 +269,12 @@ def test_readiness_names_the_database_while_postgresql_refuses(refused_db_server
 
 @pytest.fixture(scope="module")
 def silent_db_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    listener = SilentListener()
-    port = free_port()
-    env = server_env(port, db_url_on(listener.port))
     log_path = tmp_path_factory.mktemp("db-silent") / "gunicorn.log"
-    try:
-        with gunicorn_server(port, env, workers=2, log_path=log_path) as server:
-            yield f"http://127.0.0.1:{port}"
-            output = server.output()
-    finally:
-        listener.close()
-    assert "WORKER TIMEOUT" not in output, output
-    assert "Traceback" not in output, output
+    with (
+        contextlib.closing(SilentListener()) as listener,
+        statsapi_on_database(listener.port, log_path, workers=2) as base_url,
+    ):
+        yield base_url
 
 
 @pytest.mark.parametrize(
@@ -353,14 +364,14 @@ def proxied_db_server(transactional_db: None, tmp_path: Path) -> Iterator[Proxie
     _, token = services.api_token_create(user=user, scopes=["org:read"])
 
     settings = connection.settings_dict
-    proxy = FreezableProxy((settings["HOST"] or "127.0.0.1", int(settings["PORT"] or 5432)))
-    port = free_port()
-    env = server_env(port, db_url_on(proxy.port), DATABASE_CONN_MAX_AGE="60")
-    try:
-        with gunicorn_server(port, env, log_path=tmp_path / "gunicorn.log"):
-            yield ProxiedServer(f"http://127.0.0.1:{port}", proxy, token, organization.slug)
-    finally:
-        proxy.close()
+    target = (settings["HOST"] or "127.0.0.1", int(settings["PORT"] or 5432))
+    with (
+        contextlib.closing(FreezableProxy(target)) as proxy,
+        statsapi_on_database(
+            proxy.port, tmp_path / "gunicorn.log", env={"DATABASE_CONN_MAX_AGE": "60"}
+        ) as base_url,
+    ):
+        yield ProxiedServer(base_url, proxy, token, organization.slug)
 
 
 def test_a_database_silent_on_an_open_connection_is_503_within_seconds_then_recovers(

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
-from typing import Final, TypeAlias, TypeVar
+from typing import Final, Generic, NamedTuple, TypeAlias, TypeVar
 
 __all__ = [
     "DEFAULT_ROLLUPS",
@@ -29,6 +29,7 @@ __all__ = [
     "MAX_STORED_BUCKETS",
     "TSDB_RETRY_AFTER_SECONDS",
     "BaseTSDB",
+    "Columns",
     "IncrItem",
     "TSDBLimitExceeded",
     "TSDBModel",
@@ -179,6 +180,16 @@ def parse_rollups(value: object) -> tuple[tuple[int, int], ...]:
             )
         rollups.append((seconds, samples))
     return tuple(rollups)
+
+
+class Columns(NamedTuple, Generic[K]):
+    """What ``BaseTSDB.get_columns`` returns: the window's bucket timestamps once, and per
+    model and key one count per timestamp (the same order), instead of a ``(ts, count)`` pair
+    per point. For readers that format or sum many series: the per-point pairing is theirs
+    to do (or to skip)."""
+
+    timestamps: list[int]
+    counts: dict[TSDBModel, dict[K, list[int]]]
 
 
 class BaseTSDB:
@@ -596,6 +607,23 @@ class BaseTSDB:
         """
         series, counts = self._get_counts((model,), keys, start, end, rollup, now)
         return {key: list(zip(series, row, strict=True)) for key, row in counts[model].items()}
+
+    def get_columns(
+        self,
+        models: Iterable[TSDBModel],
+        keys: Iterable[K],
+        start: Timestamp,
+        end: Timestamp,
+        rollup: int | None = None,
+        *,
+        now: Timestamp | None = None,
+    ) -> Columns[K]:
+        """``get_range_multi`` in columns: ``Columns(timestamps, {model: {key: counts}})``, the
+        timestamps those of every series (``get_series(start, end, rollup)``), each key's
+        counts one per timestamp. The same read, the same numbers, without building a pair
+        per point. Arguments and errors as for ``get_range_multi``."""
+        series, counts = self._get_counts(models, keys, start, end, rollup, now)
+        return Columns(series, counts)
 
     def get_range_multi(
         self,

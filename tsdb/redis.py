@@ -8,7 +8,8 @@ import math
 import sys
 import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, Final
 
 from redis.cluster import RedisCluster
@@ -87,7 +88,8 @@ WRITE_SHA: Final = hashlib.sha1(WRITE_SCRIPT.encode()).hexdigest()
 _BULK = b"$%d\r\n%b\r\n"
 _EVALSHA = _BULK % (7, b"EVALSHA") + _BULK % (40, WRITE_SHA.encode())
 _EVAL = _BULK % (4, b"EVAL") + _BULK % (len(WRITE_SCRIPT.encode()), WRITE_SCRIPT.encode())
-_GETRANGE = b"*4\r\n$8\r\nGETRANGE\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n"
+# GETRANGE <head + key> <start> <end>: the name's length, its two parts, the packed range.
+_GETRANGE_HEAD = b"*4\r\n$8\r\nGETRANGE\r\n$%d\r\n%b%b\r\n%b"
 
 
 def _reply_reader(connection: Any) -> Any:
@@ -462,72 +464,126 @@ class RedisTSDB(BaseTSDB):
         self, models: list[int], spans: list[tuple[int, list[int]]], fields: list[str]
     ) -> list[list[list[list[int]]]]:
         """Every span's, model's and key's GETRANGEs in one round trip (on a cluster: one
-        batch per node), each span's turned into ints in one go."""
-        make_key = self.make_key
-        names: list[str] = []
-        ranges: list[tuple[bytes, bytes]] = []
-        layouts = []
+        batch per node), each span's turned into ints in one go. Commands are listed model by
+        model, key by key, block by block; a string's name is spelled out only on a cluster
+        or for an error message (``_name_at``)."""
+        plans = []  # per span: (rollup, segments, [(first byte, last byte)])
         for rollup, buckets in spans:
             segments = self._segments(rollup, buckets)
-            span_ranges = [
-                (b"%d" % (i * _COUNTER), b"%d" % ((j + 1) * _COUNTER - 1)) for _, i, j in segments
-            ]
-            layouts.append((len(names), [(j - i + 1) * _COUNTER for _, i, j in segments]))
-            for model in models:
-                for field in fields:
-                    names += [make_key(model, rollup, block, field) for block, _, _ in segments]
-                    ranges += span_ranges
+            plans.append(
+                (rollup, segments, [(i * _COUNTER, (j + 1) * _COUNTER - 1) for _, i, j in segments])
+            )
         if self.cluster:
-            batch = ClusterBatch(self.client)
-            for name, (start, end) in zip(names, ranges, strict=True):
-                batch.execute_command("GETRANGE", name, start, end, key=name)
-            with unavailable_on_redis_errors():
-                replies = batch.execute(raise_on_error=False)
+            replies = self._getrange_cluster(models, plans, fields)
         else:
-            encode = self._encoder()
-            commands = []
-            for name, (start, end) in zip(names, ranges, strict=True):
-                key = encode(name)
-                commands.append(_GETRANGE % (len(key), key, len(start), start, len(end), end))
-            replies = self._round_trip(commands)
+            replies = self._round_trip(self._getrange_commands(models, plans, fields))
         results = []
-        for (offset, sizes), (_, buckets) in zip(layouts, spans, strict=True):
-            count = len(models) * len(fields) * len(sizes)
+        offset = 0
+        for (rollup, segments, ranges), (_, buckets) in zip(plans, spans, strict=True):
+            count = len(models) * len(fields) * len(segments)
             results.append(
                 self._rows(
                     replies[offset : offset + count],
-                    names[offset : offset + count],
-                    sizes,
+                    [end + 1 - start for start, end in ranges],
                     len(models),
                     len(fields),
                     len(buckets),
+                    partial(self._name_at, models, rollup, segments, fields),
                 )
             )
+            offset += count
         return results
+
+    def _name_at(
+        self,
+        models: list[int],
+        rollup: int,
+        segments: list[tuple[int, int, int]],
+        fields: list[str],
+        n: int,
+    ) -> str:
+        """The name of the ``n``-th string of one span's reads (model, key, block order)."""
+        per_model = len(fields) * len(segments)
+        model, rest = divmod(n, per_model)
+        field, block = divmod(rest, len(segments))
+        return self.make_key(models[model], rollup, segments[block][0], fields[field])
+
+    def _getrange_commands(
+        self,
+        models: list[int],
+        plans: list[tuple[int, list[tuple[int, int, int]], list[tuple[int, int]]]],
+        fields: list[str],
+    ) -> list[bytes]:
+        """The GETRANGEs of every span, packed (RESP): each string's name as ``make_key``
+        spells it, built from its encoded parts (the block's prefix, the key) rather than
+        formatted and encoded one by one."""
+        encode = self._encoder()
+        encoded = [encode(f"{{{field}}}") for field in fields]
+        commands: list[bytes] = []
+        append = commands.append
+        for rollup, segments, ranges in plans:
+            tails = [_BULK % (len(a), a) + _BULK % (len(b), b) for a, b in (
+                (b"%d" % start, b"%d" % end) for start, end in ranges
+            )]  # fmt: skip
+            for model in models:
+                heads = [
+                    encode(self.make_key(model, rollup, block, "")[:-2]) for block, _, _ in segments
+                ]
+                pairs = list(zip(heads, tails, strict=True))
+                for field in encoded:
+                    for head, tail in pairs:
+                        append(_GETRANGE_HEAD % (len(head) + len(field), head, field, tail))
+        return commands
+
+    def _getrange_cluster(
+        self,
+        models: list[int],
+        plans: list[tuple[int, list[tuple[int, int, int]], list[tuple[int, int]]]],
+        fields: list[str],
+    ) -> list[Any]:
+        batch = ClusterBatch(self.client)
+        make_key = self.make_key
+        for rollup, segments, ranges in plans:
+            for model in models:
+                for field in fields:
+                    for (block, _, _), (start, end) in zip(segments, ranges, strict=True):
+                        name = make_key(model, rollup, block, field)
+                        batch.execute_command("GETRANGE", name, start, end, key=name)
+        with unavailable_on_redis_errors():
+            replies: list[Any] = batch.execute(raise_on_error=False)
+        return replies
 
     @staticmethod
     def _rows(
         replies: list[Any],
-        names: list[str],
         sizes: list[int],
         models: int,
         fields: int,
         points: int,
+        name_at: Callable[[int], str],
     ) -> list[list[list[int]]]:
         """GETRANGE replies (model by model, key by key, block by block) as one row of ints
-        per key, one block of rows per model: the bytes are joined and converted in C."""
-        for name, reply in zip(names, replies, strict=True):
-            if isinstance(reply, ResponseError):
-                reply.args = (f"{reply.args[0] if reply.args else reply} (GETRANGE {name})",)
-                with unavailable_on_redis_errors():
-                    raise reply
+        per key, one block of rows per model: the bytes are joined and converted in C. A
+        missing string reads as b"", a shorter one as its bytes: zeros after (padded only
+        when the joined bytes fall short). An error reply is raised, naming its string."""
+        try:
+            data = b"".join(replies)
+        except TypeError:
+            data = None
         blocks = len(sizes)
-        parts = [
-            # A missing string reads as b"", a shorter one as its bytes: zeros after.
-            reply if len(reply) == sizes[n % blocks] else reply.ljust(sizes[n % blocks], b"\0")
-            for n, reply in enumerate(replies)
-        ]
-        values = array("q", b"".join(parts))
+        if data is None or len(data) != sum(sizes) * models * fields:
+            for n, reply in enumerate(replies):
+                if isinstance(reply, ResponseError):
+                    reply.args = (
+                        f"{reply.args[0] if reply.args else reply} (GETRANGE {name_at(n)})",
+                    )
+                    with unavailable_on_redis_errors():
+                        raise reply
+            data = b"".join(
+                reply if len(reply) == sizes[n % blocks] else reply.ljust(sizes[n % blocks], b"\0")
+                for n, reply in enumerate(replies)
+            )
+        values = array("q", data)
         if _LITTLE_ENDIAN:
             values.byteswap()
         flat = values.tolist()

@@ -2,7 +2,7 @@
 
 organizations/ registers its admin pages without any counts (tenancy knows nothing of usage);
 this module, loaded after it (INSTALLED_APPS order), registers the same pages again with the
-charts of ``statsapi.admin_usage``. The project page gets its charts from ingest/admin.py, which
+charts of ``usage.admin_charts``. The project page gets its charts from ingest/admin.py, which
 replaces that page with one that also shows the inbound filters.
 """
 
@@ -12,7 +12,7 @@ from django.contrib import admin
 
 from organizations.admin import OrganizationAdmin, ProjectKeyAdmin
 from organizations.models import Organization, ProjectKey
-from statsapi.admin_usage import UsageChartsMixin
+from usage.admin_charts import UsageChartsMixin
 
 
 class OrganizationUsageAdmin(UsageChartsMixin, OrganizationAdmin):

@@ -2,7 +2,7 @@
 category for the admin.
 
 A query lists the organization's outcome combinations (``usage.registry``, one set read),
-keeps those its filters select, and reads their series in one ``get_range_multi`` call, at
+keeps those its filters select, and reads their series in one ``get_columns`` call, at
 the cheapest scope that answers it exactly:
 
 - **organization** series (one per category, outcome and reason, whatever the number of
@@ -115,7 +115,7 @@ def _read(
     if not selection.series:
         return {f: {} for f in fields}
     models = {f: OUTCOME_MODELS[selection.scope, f] for f in fields}
-    ranges = tsdb.backend.get_range_multi(
+    columns = tsdb.backend.get_columns(
         models.values(),
         selection.series,
         window.start,
@@ -123,10 +123,16 @@ def _read(
         rollup=window.rollup,
         now=window.now,
     )
-    return {
-        f: {key: [count for _, count in points] for key, points in ranges[model].items()}
-        for f, model in models.items()
-    }
+    return {f: columns.counts[model] for f, model in models.items()}
+
+
+def _sum_rows(rows: list[list[int]], points: int) -> list[int]:
+    """Point-by-point sum of ``rows`` (each ``points`` long), column by column in C."""
+    if not rows:
+        return [0] * points
+    if len(rows) == 1:
+        return rows[0]
+    return list(map(sum, zip(*rows, strict=True)))
 
 
 def _by_value(name: str, combination: Combination) -> Any:
@@ -158,17 +164,20 @@ def outcome_stats_get(*, access: Access, query: OutcomeQuery) -> dict[str, Any]:
     )
     counts = _read(selection, query.fields, query.window)
     points = len(query.intervals)
-    sums: dict[GroupKey, dict[Field, list[int]]] = {}
+    rows: dict[GroupKey, dict[Field, list[list[int]]]] = {}
     for key, combinations in selection.series.items():
         # At organization scope a key stands for several projects' combinations of one
         # kind; they agree on every `by` value (project is never grouped there).
         group = tuple(_by_value(name, combinations[0]) for name in group_by)
-        target = sums.setdefault(group, {f: [0] * points for f in query.fields})
+        target = rows.setdefault(group, {f: [] for f in query.fields})
         for f in query.fields:
-            for index, count in enumerate(counts[f][key]):
-                target[f][index] += count
+            target[f].append(counts[f][key])
     if not group_by:
-        sums.setdefault((), {f: [0] * points for f in query.fields})
+        rows.setdefault((), {f: [] for f in query.fields})
+    sums = {
+        group: {f: _sum_rows(per_field[f], points) for f in query.fields}
+        for group, per_field in rows.items()
+    }
     groups = []
     for group in sorted(sums, key=_sort_key):
         series = sums[group]

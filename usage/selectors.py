@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Final
+from typing import Final, NamedTuple
 
 import tsdb
 from organizations.access import Access
@@ -32,6 +32,25 @@ from usage.catalogue import (
 from usage.window import QueryWindow, request_now
 
 Series = list[tuple[int, int]]
+"""``[(bucket_ts, count), ...]``: ascending, zero-filled."""
+
+
+class StatsSeries(NamedTuple):
+    """One v1 stats series in columns: the window's bucket timestamps (ascending) and one
+    count per timestamp (zero-filled). Views format it (``usage.serializers``) without a
+    pair per point."""
+
+    timestamps: list[int]
+    counts: list[int]
+
+
+class StatsSeriesByKey(NamedTuple):
+    """Several v1 stats series of one window: the timestamps once, and per key (project id)
+    one count per timestamp."""
+
+    timestamps: list[int]
+    counts: dict[int, list[int]]
+
 
 LEGACY_STAT_TOTALS: Final = (Total.received, Total.rejected, Total.blacklisted)
 
@@ -78,30 +97,31 @@ def query_window(*, start: datetime, end: datetime, rollup: int | None = None) -
 
 def stats_series_get(
     *, model: TSDBModel, keys: Iterable[int], window: QueryWindow
-) -> dict[int, Series]:
-    """One ``[(bucket_ts, count), ...]`` series per key: ascending, zero-filled, the last
-    bucket ``floor(end / rollup) * rollup``. Raises TSDBUnavailable when the TSDB is down."""
+) -> StatsSeriesByKey:
+    """One series per key, in one read: the last bucket ``floor(end / rollup) * rollup``.
+    Raises TSDBUnavailable when the TSDB is down; reads nothing without keys."""
     keys = list(keys)
+    backend = tsdb.backend
     if not keys:
-        return {}
-    return tsdb.backend.get_range(
-        model, keys, window.start, window.end, rollup=window.rollup, now=window.now
+        return StatsSeriesByKey(backend.get_series(window.start, window.end, window.rollup), {})
+    columns = backend.get_columns(
+        (model,), keys, window.start, window.end, rollup=window.rollup, now=window.now
     )
+    return StatsSeriesByKey(columns.timestamps, columns.counts[model])
 
 
-def zero_series(*, window: QueryWindow) -> Series:
+def zero_series(*, window: QueryWindow) -> StatsSeries:
     """The window's buckets, every count 0. Reads nothing."""
-    return [(ts, 0) for ts in tsdb.backend.get_series(window.start, window.end, window.rollup)]
-
-
-def sum_series(series: Iterable[Series], *, window: QueryWindow) -> Series:
-    """Point-by-point sum of series sharing the window's timestamps."""
     timestamps = tsdb.backend.get_series(window.start, window.end, window.rollup)
-    totals = [0] * len(timestamps)
-    for points in series:
-        for index, (_, count) in enumerate(points):
-            totals[index] += count
-    return list(zip(timestamps, totals, strict=True))
+    return StatsSeries(timestamps, [0] * len(timestamps))
+
+
+def sum_series(series: StatsSeriesByKey) -> StatsSeries:
+    """Point-by-point sum of every key's series (summed in C, column by column)."""
+    rows = list(series.counts.values())
+    if not rows:
+        return StatsSeries(series.timestamps, [0] * len(series.timestamps))
+    return StatsSeries(series.timestamps, list(map(sum, zip(*rows, strict=True))))
 
 
 def legacy_series_get(
@@ -135,13 +155,13 @@ def organization_stats_get(
     stat: str,
     window: QueryWindow,
     ids: frozenset[int] | None = None,
-) -> Series | None:
+) -> StatsSeries | None:
     """The organization's series of ``stat`` (a key of ORGANIZATION_STATS); None when ``ids``
     excludes the organization."""
     if ids is not None and organization.pk not in ids:
         return None
     series = stats_series_get(model=ORGANIZATION_STATS[stat], keys=[organization.pk], window=window)
-    return series[organization.pk]
+    return StatsSeries(series.timestamps, series.counts[organization.pk])
 
 
 def organization_project_stats_get(
@@ -151,7 +171,7 @@ def organization_project_stats_get(
     window: QueryWindow,
     project_ids: frozenset[int] | None = None,
     ids: frozenset[int] | None = None,
-) -> dict[int, Series]:
+) -> StatsSeriesByKey:
     """Series of ``stat`` (a key of ORGANIZATION_PROJECT_STATS) per visible project of the
     organization (``group=project``), optionally only those in ``project_ids`` and in ``ids``;
     invisible ids are silently left out. Keyed by project id."""
@@ -163,15 +183,18 @@ def organization_project_stats_get(
     return stats_series_get(model=ORGANIZATION_PROJECT_STATS[stat], keys=keys, window=window)
 
 
-def project_stats_get(*, project: Project, stat: str, window: QueryWindow) -> Series:
+def project_stats_get(*, project: Project, stat: str, window: QueryWindow) -> StatsSeries:
     """The project's series of ``stat`` (one of PROJECT_STAT_CHOICES); zeros for the keys
     nothing counts (UNCOUNTED_FILTER_STATS)."""
     if stat not in PROJECT_STATS:
         return zero_series(window=window)
-    return stats_series_get(model=PROJECT_STATS[stat], keys=[project.pk], window=window)[project.pk]
+    series = stats_series_get(model=PROJECT_STATS[stat], keys=[project.pk], window=window)
+    return StatsSeries(series.timestamps, series.counts[project.pk])
 
 
-def team_stats_get(*, access: Access, team: Team, stat: str, window: QueryWindow) -> Series | None:
+def team_stats_get(
+    *, access: Access, team: Team, stat: str, window: QueryWindow
+) -> StatsSeries | None:
     """The sum of the ``stat`` series (a key of TEAM_STATS) of the team's projects visible to
     ``access``; None when it has none."""
     keys = team_project_ids(team_id=team.pk)
@@ -179,8 +202,7 @@ def team_stats_get(*, access: Access, team: Team, stat: str, window: QueryWindow
         keys = keys.intersection(project_ids_visible(access=access))
     if not keys:
         return None
-    series = stats_series_get(model=TEAM_STATS[stat], keys=keys, window=window)
-    return sum_series(series.values(), window=window)
+    return sum_series(stats_series_get(model=TEAM_STATS[stat], keys=keys, window=window))
 
 
 def project_key_stats_get(*, key: ProjectKey, window: QueryWindow) -> list[dict[str, int]]:

@@ -15,6 +15,7 @@ import csv
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from rest_framework.fields import empty
 
 import tsdb
 from organizations.selectors import MAX_DB_ID
+from statsapi.renderers import JSONText, render_json
 from tsdb.base import TSDBLimitExceeded
 from usage.outcomes import SummaryEntry
 from usage.selectors import (
@@ -31,8 +33,17 @@ from usage.selectors import (
     ORGANIZATION_STATS,
     PROJECT_STAT_CHOICES,
     TEAM_STATS,
+    StatsSeries,
+    StatsSeriesByKey,
 )
-from usage.window import QueryWindow, WindowError, parse_duration, parse_timestamp, request_now
+from usage.window import (
+    QueryWindow,
+    WindowError,
+    format_rfc3339,
+    parse_duration,
+    parse_timestamp,
+    request_now,
+)
 
 # `since` defaults to `until - 86399 s`: exactly 24 points at 1 h, as in Sentry.
 DEFAULT_WINDOW = timedelta(seconds=86_399)
@@ -41,7 +52,19 @@ ID_RE = re.compile(r"-?[0-9]{1,19}")
 GROUP_CHOICES = ("organization", "project")
 
 
-class QueryParamField(serializers.Field[Any, Any, Any, Any]):
+class CheapCopyMixin:
+    """DRF deep-copies every declared field for each serializer instance (to bind the copy to
+    it), re-creating the field from deep copies of its arguments: most of the cost of
+    validating a stats query string. These fields hold nothing they change after ``__init__``
+    (binding sets attributes on the copy), so a shallow copy is a complete one."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        return clone
+
+
+class QueryParamField(CheapCopyMixin, serializers.Field[Any, Any, Any, Any]):
     """A scalar query parameter; an empty value counts as absent (unless `blank_is_error`)."""
 
     def __init__(self, *, blank_is_error: bool = False, **kwargs: Any) -> None:
@@ -107,7 +130,7 @@ class StrictChoiceField(QueryParamField):
         return str(data)
 
 
-class IdListField(serializers.Field[Any, Any, Any, Any]):
+class IdListField(CheapCopyMixin, serializers.Field[Any, Any, Any, Any]):
     """A repeatable integer parameter (`projectID=1&projectID=2`). Empty values are skipped;
     anything that is not an integer is an error. None when the parameter is absent."""
 
@@ -198,12 +221,80 @@ class TeamStatsSerializer(StatsWindowSerializer):
     stat = StrictChoiceField(choices=tuple(TEAM_STATS), name="stat", default="generated")
 
 
-def series_representation(points: Sequence[tuple[int, int]]) -> list[list[float | int]]:
-    """`[[timestamp, count], ...]`: float timestamps (`1536526800.0`) unless
-    `STATS_INTEGER_TIMESTAMPS`; counts are always ints."""
-    if settings.STATS_INTEGER_TIMESTAMPS:
-        return [[int(ts), int(count)] for ts, count in points]
-    return [[float(ts), int(count)] for ts, count in points]
+@lru_cache(maxsize=32)
+def _series_format(first: int, last: int, points: int, integer_timestamps: bool) -> str:
+    """``[[<ts>,%d],...]``: the series' JSON with its timestamps written in and a ``%d`` per
+    count. ``first``, ``last`` and ``points`` name the timestamps (a window's buckets run
+    evenly from ``first`` to ``last``, ``tsdb.backend.get_series``), so every series of a
+    window, in one response or in the next poll of the same window, shares one format: each
+    timestamp is formatted once, not once per point of every series. Timestamps are floats
+    (``1536526800.0``, as ``json`` writes ``float(ts)``) unless ``integer_timestamps``."""
+    if points == 0:
+        return "[]"
+    step = (last - first) // (points - 1) if points > 1 else 0
+    pair = "[{},%d]" if integer_timestamps else "[{}.0,%d]"
+    return "[" + ",".join(map(pair.format, range(first, last + 1, step or 1))) + "]"
+
+
+def _series_layout(timestamps: Sequence[int]) -> str:
+    """The format of every series over ``timestamps`` (``_series_format``)."""
+    if not timestamps:
+        return "[]"
+    return _series_format(
+        int(timestamps[0]),
+        int(timestamps[-1]),
+        len(timestamps),
+        bool(settings.STATS_INTEGER_TIMESTAMPS),
+    )
+
+
+def series_json(series: StatsSeries) -> JSONText:
+    """One v1 series as the JSON body ``[[timestamp, count], ...]``, compact, as DRF's
+    renderer would write ``[[float(ts), count], ...]`` (ints with
+    ``STATS_INTEGER_TIMESTAMPS``): the counts go into the window's format in one C call."""
+    return JSONText(_series_layout(series.timestamps) % tuple(series.counts))
+
+
+def series_by_key_json(series: StatsSeriesByKey) -> JSONText:
+    """Several series as ``{"<key>": [[timestamp, count], ...], ...}`` (``group=project``),
+    sharing one format (and one text for every series of zeros); ``[]`` when there is none
+    (as Sentry answers)."""
+    if not series.counts:
+        return JSONText("[]")
+    layout = _series_layout(series.timestamps)
+    zeros = layout % ((0,) * len(series.timestamps))  # a quiet project's series, written once
+    return JSONText(
+        "{"
+        + ",".join(
+            f'"{int(key)}":' + (layout % tuple(counts) if any(counts) else zeros)
+            for key, counts in series.counts.items()
+        )
+        + "}"
+    )
+
+
+@lru_cache(maxsize=32)
+def _intervals_text(first: int, last: int, points: int) -> str:
+    """The JSON list of RFC 3339 interval starts from ``first`` to ``last`` (``points``
+    evenly spaced, as stats_v2 windows are), formatted once per window and reused by every
+    poll of it."""
+    step = (last - first) // (points - 1) if points > 1 else 1
+    return render_json([format_rfc3339(ts) for ts in range(first, last + 1, step)])
+
+
+def stats_v2_json(*, end: int, intervals: Sequence[int], groups: list[dict[str, Any]]) -> JSONText:
+    """The stats_v2 body: ``start`` (the first interval), ``end``, ``intervals`` (RFC 3339)
+    and ``groups`` (rendered as every response is)."""
+    if intervals:
+        start = intervals[0]
+        listed = _intervals_text(int(intervals[0]), int(intervals[-1]), len(intervals))
+    else:
+        start, listed = end, "[]"
+    return JSONText(
+        f'{{"start":{render_json(format_rfc3339(start))},'
+        f'"end":{render_json(format_rfc3339(end))},'
+        f'"intervals":{listed},"groups":{render_json(groups)}}}'
+    )
 
 
 def summary_entry_representation(entry: SummaryEntry) -> dict[str, Any]:

@@ -34,7 +34,9 @@ from usage.serializers import (
     ProjectStatsSerializer,
     StatsWindowSerializer,
     TeamStatsSerializer,
-    series_representation,
+    series_by_key_json,
+    series_json,
+    stats_v2_json,
     summary_csv_response,
     summary_entry_representation,
 )
@@ -121,18 +123,16 @@ class OrganizationStatsEndpoint(OrganizationScopedEndpoint):
                 ids=params["id"],
                 window=window,
             )
-            if not by_project:
-                return Response([])
-            return Response(
-                {str(pk): series_representation(points) for pk, points in by_project.items()}
-            )
+            return Response(series_by_key_json(by_project))
         series = selectors.organization_stats_get(
             organization=organization,
             stat=params["stat"],
             ids=params["id"],
             window=window,
         )
-        return Response(series_representation(series or []))
+        if series is None:
+            return Response([])
+        return Response(series_json(series))
 
 
 class ProjectStatsEndpoint(OrganizationScopedEndpoint):
@@ -159,7 +159,7 @@ class ProjectStatsEndpoint(OrganizationScopedEndpoint):
             stat=params["stat"],
             window=params["window"],
         )
-        return Response(series_representation(series))
+        return Response(series_json(series))
 
 
 class TeamStatsEndpoint(OrganizationScopedEndpoint):
@@ -188,7 +188,7 @@ class TeamStatsEndpoint(OrganizationScopedEndpoint):
             stat=params["stat"],
             window=params["window"],
         )
-        return Response([] if series is None else series_representation(series))
+        return Response([] if series is None else series_json(series))
 
 
 class ProjectKeyStatsEndpoint(OrganizationScopedEndpoint):
@@ -381,12 +381,7 @@ class OrganizationStatsV2Endpoint(OutcomeEndpoint):
         except outcomes.ProjectNotVisible:
             raise PermissionDenied from None
         return Response(
-            {
-                "start": format_rfc3339(query.intervals[0]),
-                "end": format_rfc3339(query.window_end),
-                "intervals": [format_rfc3339(ts) for ts in query.intervals],
-                "groups": result["groups"],
-            }
+            stats_v2_json(end=query.window_end, intervals=query.intervals, groups=result["groups"])
         )
 
 

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from organizations.models import Organization, Project
-from statsapi.admin_usage import UNAVAILABLE
+from usage.admin_charts import UNAVAILABLE
 from usage.seeding import DemoSeed, demo_seed
 
 CLOSED = "redis://127.0.0.1:1/0"

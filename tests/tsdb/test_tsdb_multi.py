@@ -182,3 +182,31 @@ def test_it_reads_every_model_in_one_round_trip_on_redis(
     blocks = {counting_tsdb.block_of(HOUR, bucket)[0] for bucket in series}
     assert len(commands) == len(KEY_MODELS) * len(keys) * len(blocks)
     assert len({command[1] for command in commands}) == len(commands)
+
+
+@pytest.mark.parametrize("rollup", [10, 60, HOUR, DAY, 2 * HOUR])
+def test_get_columns_holds_get_range_multis_numbers_in_columns(
+    tsdb_backend: BaseTSDB, rollup: int
+) -> None:
+    now = utcnow()
+    tsdb_backend.incr_multi(
+        [
+            (M.key_total_received, 7, now, 10),
+            (M.key_total_received, 7, now - timedelta(seconds=rollup), 4),
+            (M.key_total_rejected, 8, now - timedelta(seconds=3 * rollup), 3),
+        ]
+    )
+    start = now - timedelta(seconds=5 * rollup)
+
+    columns = tsdb_backend.get_columns(KEY_MODELS, [7, 8], start, now, rollup=rollup)
+    pairs = tsdb_backend.get_range_multi(KEY_MODELS, [7, 8], start, now, rollup=rollup)
+
+    assert columns.timestamps == tsdb_backend.get_series(start, now, rollup)
+    assert list(columns.counts) == KEY_MODELS
+    for model in KEY_MODELS:
+        assert list(columns.counts[model]) == [7, 8]
+        for key in (7, 8):
+            got = list(zip(columns.timestamps, columns.counts[model][key], strict=True))
+            assert got == pairs[model][key]
+    assert columns.counts[M.key_total_received][7][-2:] == [4, 10]
+    assert sum(columns.counts[M.key_total_rejected][8]) == 3

@@ -1,9 +1,9 @@
 """Usage charts in the admin: the organization, project and DSN-key change pages, and the
-overview page at /admin/usage/.
+overview page at /admin/usage/ (templates in usage/templates/admin/).
 
-Counts are read through the same selectors as the API (``usage_reads``), drawn as inline SVG
-(``statsapi.charts``). When the TSDB cannot be reached, every page still renders and says the
-counts are unavailable.
+Counts are read through the same selectors as the API (``usage.admin_reads``), drawn as inline
+SVG (``statsapi.charts``). When the TSDB cannot be reached, every page still renders and says
+the counts are unavailable.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from organizations.models import Organization, Project, ProjectKey
-from statsapi import charts, usage_reads
+from statsapi import charts
 from tsdb.base import TSDBUnavailable
+from usage import admin_reads
 
 if TYPE_CHECKING:
     from django.template.response import _TemplateForResponseT
@@ -71,7 +72,7 @@ def usage_context(obj: Organization | Project | ProjectKey, choice: str | None) 
         "unavailable": None,
     }
     try:
-        legacy = usage_reads.legacy_series(obj, start=start, end=end, rollup=window.rollup)
+        legacy = admin_reads.legacy_series(obj, start=start, end=end, rollup=window.rollup)
         if isinstance(obj, ProjectKey):
             context["outcome_note"] = (
                 "Outcomes by category are shown on the project's page (they are counted per "
@@ -79,7 +80,7 @@ def usage_context(obj: Organization | Project | ProjectKey, choice: str | None) 
             )
             outcomes: Mapping[str, Mapping[str, int]] = {}
         else:
-            outcomes = usage_reads.outcomes_by_category(obj, start=start, end=end)
+            outcomes = admin_reads.outcomes_by_category(obj, start=start, end=end)
     except TSDBUnavailable:
         context["unavailable"] = UNAVAILABLE
         return context
@@ -156,7 +157,7 @@ def usage_overview(request: HttpRequest) -> HttpResponse:
     try:
         for label, seconds in (("last hour", 3_600), ("last day", 86_400)):
             start = now - timedelta(seconds=seconds - 1)
-            totals = usage_reads.totals(
+            totals = admin_reads.totals(
                 organization_ids=list(organizations),
                 project_ids=list(projects),
                 start=start,
