@@ -134,12 +134,11 @@ class RedisTSDB(BaseTSDB):
     Reading one series over N buckets costs one GETRANGE per block it spans (90 days of
     hourly buckets: 35 commands; at 1d, from the daily summary: 2 or 3; an hour at 10 s: 12
     or 13; 12 hours at 1 min: 48 or 49), all in one round trip, whatever the number of
-    series and spans; a
-    GETRANGE asks for exactly the bytes of the buckets wanted. A bucket older than its
-    retention is never read, although the string holding it lives on until the block's last
-    bucket expires: the read starts at the oldest bucket still kept at that moment (base
-    maths), and a write to an expired bucket is never sent. Replies are bytes turned into
-    ints by ``array`` in C: no per-point Python work.
+    series and spans; a GETRANGE asks for exactly the bytes of the buckets wanted. A bucket
+    older than its retention is never read, although the string holding it lives on until the
+    block's last bucket expires: the read starts at the oldest bucket still kept at that
+    moment (base maths), and a write to an expired bucket is never sent. Replies are bytes
+    turned into ints by ``array`` in C: no per-point Python work.
 
     The hash tag puts every string of one counted key (all its models, rollups and blocks)
     in one Redis Cluster slot; different keys spread over the slots. (A prefix holding a
