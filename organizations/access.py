@@ -42,10 +42,13 @@ def load_membership(
 
 
 def membership_get(
-    *, organization_id: int, user_id: int
+    *, organization_id: int, user_id: int, cached: bool = True
 ) -> tuple[OrganizationMember | None, frozenset[int]]:
     """`(member, team ids)` of the user in the organization, `(None, {})` for a non-member;
-    cached in the process (the member is the cached instance: read-only)."""
+    cached in the process (the member is the cached instance: read-only), or read from the
+    database with `cached=False`."""
+    if not cached:
+        return load_membership(organization_id=organization_id, user_id=user_id)
     return access_cache.get_or_load(
         ("member", organization_id, user_id),
         lambda: load_membership(organization_id=organization_id, user_id=user_id),
@@ -59,7 +62,7 @@ def request_token_scopes(request: Request) -> frozenset[str] | None:
     return None
 
 
-def access_for(request: Request, organization: Organization) -> Access:
+def access_for(request: Request, organization: Organization, *, cached: bool = True) -> Access:
     """Effective access of the request's credentials in `organization`.
 
     - organization token: its scopes, only in its own organization; sees every project (it is
@@ -67,7 +70,7 @@ def access_for(request: Request, organization: Organization) -> Access:
     - personal token: its scopes intersected with its user's role scopes in the organization;
     - session login: the user's role scopes (superusers: every scope, every project).
     A caller with no membership gets an Access with no scopes. The membership comes from the
-    process's access cache (organizations.cache).
+    process's access cache (organizations.cache), or from the database with `cached=False`.
     """
     token = request.auth
     if isinstance(token, OrgAuthToken):
@@ -79,7 +82,9 @@ def access_for(request: Request, organization: Organization) -> Access:
     user = request.user
     if not user.is_authenticated:
         return Access(organization)
-    member, team_ids = membership_get(organization_id=organization.pk, user_id=user.pk)
+    member, team_ids = membership_get(
+        organization_id=organization.pk, user_id=user.pk, cached=cached
+    )
     if member is None:
         if token is None and user.is_superuser:
             return Access(organization, scopes=frozenset(ALL_SCOPES), has_global_access=True)

@@ -250,9 +250,12 @@ def conflict(message: str, **extra: Any) -> Response:
 
 class WriteEndpoint(OrganizationScopedEndpoint):
     """Base of the provisioning endpoints: field errors in Sentry's shape, one transaction per
-    write request, the acting user or token for the admin history."""
+    write request, the acting user or token for the admin history. Their reads look up the
+    organization, membership and project in the database, not the access cache
+    (``reads_from_cache``)."""
 
     pagination_class = SentryCursorPagination
+    reads_from_cache = False
 
     def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response | None]:
         return field_error_handler

@@ -139,16 +139,19 @@ def project_ids_visible(*, access: Access) -> tuple[int, ...]:
     )
 
 
-def project_team_ids(*, project_id: int) -> frozenset[int]:
-    """The ids of the project's teams; cached in the process."""
-    return access_cache.get_or_load(
-        ("project-teams", project_id),
-        lambda: frozenset(
+def project_team_ids(*, project_id: int, cached: bool = True) -> frozenset[int]:
+    """The ids of the project's teams; cached in the process unless `cached=False`."""
+
+    def load() -> frozenset[int]:
+        return frozenset(
             Project.teams.through.objects.filter(project_id=project_id).values_list(
                 "team_id", flat=True
             )
-        ),
-    )
+        )
+
+    if not cached:
+        return load()
+    return access_cache.get_or_load(("project-teams", project_id), load)
 
 
 def team_project_ids(*, team_id: int) -> frozenset[int]:
@@ -163,11 +166,12 @@ def team_project_ids(*, team_id: int) -> frozenset[int]:
     )
 
 
-def project_is_visible(*, access: Access, project: Project) -> bool:
+def project_is_visible(*, access: Access, project: Project, cached: bool = True) -> bool:
     """Whether `access` may see `project` (one of project_list_visible); answered from the
-    process's access cache."""
+    process's access cache, or from the database with `cached=False`."""
     if project.organization_id != access.organization.pk:
         return False
     if access.has_global_access:
         return True
-    return not access.team_ids.isdisjoint(project_team_ids(project_id=project.pk))
+    teams = project_team_ids(project_id=project.pk, cached=cached)
+    return not access.team_ids.isdisjoint(teams)

@@ -51,20 +51,30 @@ class ApiEndpoint(APIView):
 
 class OrganizationScopedEndpoint(ApiEndpoint):
     """Looks up the organization of the path and the caller's access in it: 404 for an
-    unknown organization, then 403 without the permission's scope there."""
+    unknown organization, then 403 without the permission's scope there.
+
+    ``reads_from_cache``: whether reads (GET, HEAD, OPTIONS) take the organization, the
+    caller's membership and the project from the process's access cache (organizations.cache):
+    a change made through another process is then seen within ``ACCESS_CACHE_TTL``. The stats
+    and directory endpoints do (dashboards poll them); the provisioning endpoints do not, so a
+    tool reading back what it has just written sees it, whichever process answers. Writes
+    always read the database."""
 
     access: Access
+    reads_from_cache = True
+
+    def cached_lookups(self, request: Request) -> bool:
+        """Whether this request's lookups may come from the access cache."""
+        return self.reads_from_cache and request.method in SAFE_METHODS
 
     def get_organization(self, request: Request, organization_id_or_slug: str) -> Organization:
         """The organization of the path (404 if none), with `self.access` set (403 without
-        the permission's scope there). Reads (GET, HEAD, OPTIONS) come from the process's
-        access cache; writes read the database."""
-        organization = selectors.organization_get(
-            id_or_slug=organization_id_or_slug, cached=request.method in SAFE_METHODS
-        )
+        the permission's scope there), looked up as ``cached_lookups`` says."""
+        cached = self.cached_lookups(request)
+        organization = selectors.organization_get(id_or_slug=organization_id_or_slug, cached=cached)
         if organization is None:
             raise Http404
-        self.access = access_for(request, organization)
+        self.access = access_for(request, organization, cached=cached)
         self.check_object_permissions(request, organization)
         return organization
 
@@ -73,13 +83,12 @@ class OrganizationScopedEndpoint(ApiEndpoint):
     ) -> Project:
         """A project the caller may see: 404 if it does not exist, 403 if not visible."""
         organization = self.get_organization(request, organization_id_or_slug)
+        cached = self.cached_lookups(request)
         project = selectors.project_get(
-            organization=organization,
-            id_or_slug=project_id_or_slug,
-            cached=request.method in SAFE_METHODS,
+            organization=organization, id_or_slug=project_id_or_slug, cached=cached
         )
         if project is None:
             raise Http404
-        if not selectors.project_is_visible(access=self.access, project=project):
+        if not selectors.project_is_visible(access=self.access, project=project, cached=cached):
             raise PermissionDenied
         return project

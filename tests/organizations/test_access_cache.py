@@ -394,3 +394,32 @@ def test_a_cached_lookup_hands_out_copies(organization: Organization, project: P
     assert second.organization.slug == "acme"
     assert not second._state.adding
     assert second._state.db == "default"
+
+
+def test_provisioning_reads_see_a_change_made_elsewhere_at_once(
+    owner: Any, owner_token: str, organization: Organization, team: Team
+) -> None:
+    """A tool that writes through one process and reads back through another must see its
+    write: the provisioning endpoints read from the database, not the access cache. Writes
+    without signals stand in for another process's (they leave this process's cache as it
+    was)."""
+    url = f"/api/0/teams/acme/{team.slug}/"
+    before = get(url, owner_token)
+    assert before.status_code == 200, before.content
+    assert (before.json()["hasAccess"], before.json()["isMember"]) == (True, False)
+
+    OrganizationMember.objects.filter(user=owner).update(role="member")
+    [new_team] = Team.objects.bulk_create([Team(organization=organization, slug="ops", name="Ops")])
+    member = OrganizationMember.objects.get(user=owner)
+    OrganizationMember.teams.through.objects.bulk_create(
+        [OrganizationMember.teams.through(organizationmember=member, team=new_team)]
+    )
+
+    after = get(url, owner_token).json()
+    assert (after["hasAccess"], after["isMember"]) == (False, False)
+    created = get("/api/0/teams/acme/ops/", owner_token)
+    assert created.status_code == 200, created.content
+    assert (created.json()["isMember"], created.json()["hasAccess"]) == (True, True)
+    # The stats endpoints still answer from this process's cache until its TTL: the owner's
+    # cached role lets it read the team stats of a team it is not in.
+    assert get(TEAM_STATS, owner_token).status_code == 200
