@@ -42,6 +42,7 @@ def block_buckets(rollup: int) -> int:
     return 63
 
 
+_PACKED_BUCKETS: Final = 4096  # RedisTSDB._bucket_args: buckets kept packed per process
 _COUNTER: Final = 8  # bytes per counter: a big-endian signed 64-bit integer (BITFIELD i64)
 _LITTLE_ENDIAN: Final = sys.byteorder == "little"
 
@@ -212,6 +213,7 @@ class RedisTSDB(BaseTSDB):
         self.prefix = prefix
         # Counters per string, per kept rollup and the daily summary (``block_buckets``).
         self.blocks: dict[int, int] = {r: block_buckets(r) for r in self._retention}
+        self._packed: dict[tuple[int, int, int], tuple[bytes, bytes]] = {}
         self.cluster = cluster or isinstance(client, RedisCluster)
         self._given_client: Any = client
         self._connector: LazyRedisClient | None = None
@@ -313,52 +315,78 @@ class RedisTSDB(BaseTSDB):
 
     # -- writes --------------------------------------------------------------------------------
 
+    def _bucket_args(self, model: int, rollup: int, bucket: int) -> tuple[bytes, bytes]:
+        """The packed (RESP) start of the names of ``model``'s strings in the block holding
+        ``bucket`` (everything but the braced key), and the packed arguments every counter of
+        that bucket shares (offset, EXPIREAT, string length). Kept per process for the
+        buckets written lately: one ingest write names 32 counters, most of them in buckets
+        the previous writes named too."""
+        cached = self._packed.get((model, rollup, bucket))
+        if cached is not None:
+            return cached
+        block, index = self.block_of(rollup, bucket)
+        head = self._encoder()(self.make_key(model, rollup, block, "")[:-2])
+        offset = b"#%d" % index
+        expires = b"%d" % self.block_expires_at(rollup, block)
+        size = b"%d" % (self.blocks[rollup] * _COUNTER)
+        shared = (
+            _BULK % (len(offset), offset)
+            + _BULK % (len(expires), expires)
+            + _BULK % (len(size), size)
+        )
+        if len(self._packed) >= _PACKED_BUCKETS:
+            self._packed.clear()
+        self._packed[(model, rollup, bucket)] = head, shared
+        return head, shared
+
     def _scripts(self, plan: WritePlan) -> list[tuple[str, list[bytes], list[bytes]]]:
         """The plan as scripts to run: (routing key, keys, arguments), encoded; four
         arguments per key (counter offset, EXPIREAT, string length, count). On a single Redis
         one script, never split (its deadline must hold for the whole write), keys and
         arguments packed (RESP) already, each counter's four in one piece; on a cluster one
         script per slot, not packed."""
+        if self.cluster:
+            return self._cluster_scripts(plan)
+        encode, bucket_args = self._encoder(), self._bucket_args
+        braced: dict[str, bytes] = {}
+        keys: list[bytes] = []
+        args: list[bytes] = []
+        for (model, rollup, bucket), fields in plan.items():
+            head, shared = bucket_args(int(model), rollup, bucket)
+            for field, count in fields.items():
+                name = braced.get(field)
+                if name is None:
+                    name = braced[field] = encode(f"{{{field}}}")
+                keys.append(b"$%d\r\n%b%b\r\n" % (len(head) + len(name), head, name))
+                value = b"%d" % count
+                args.append(shared + _BULK % (len(value), value))
+        return [("", keys, args)] if keys else []
+
+    def _cluster_scripts(self, plan: WritePlan) -> list[tuple[str, list[bytes], list[bytes]]]:
+        """``_scripts`` on a cluster: one script per slot, keys and arguments not packed."""
         encode, make_key, block_of = self._encoder(), self.make_key, self.block_of
         expires_at = self.block_expires_at
         sizes = {rollup: b"%d" % (n * _COUNTER) for rollup, n in self.blocks.items()}
         groups: dict[Any, tuple[list[bytes], list[bytes]]] = {}
         slot_of: dict[str, Any] = {}
-        cluster = self.cluster
-        keyslot = self.client.keyslot if cluster else None
+        keyslot = self.client.keyslot
         for (model, rollup, bucket), fields in plan.items():
             model = int(model)  # the same digits, formatted faster than an IntEnum
             block, index = block_of(rollup, bucket)
             offset = b"#%d" % index
             expires = b"%d" % expires_at(rollup, block)
             size = sizes[rollup]
-            shared = (
-                _BULK % (len(offset), offset)
-                + _BULK % (len(expires), expires)
-                + _BULK % (len(size), size)
-            )
             for field, count in fields.items():
                 key = make_key(model, rollup, block, field)
-                value = b"%d" % count
-                group_id: Any = None
-                if keyslot is not None:
-                    group_id = slot_of.get(field)
-                    if group_id is None:
-                        group_id = slot_of[field] = keyslot(key)
+                group_id = slot_of.get(field)
+                if group_id is None:
+                    group_id = slot_of[field] = keyslot(key)
                 group = groups.get(group_id)
                 if group is None:
                     group = groups[group_id] = ([], [])
-                name = encode(key)
-                if cluster:
-                    group[0].append(name)
-                    group[1].extend((offset, expires, size, value))
-                else:
-                    group[0].append(_BULK % (len(name), name))
-                    group[1].append(shared + _BULK % (len(value), value))
-        scripts = []
-        for keys, args in groups.values():
-            scripts.append(("" if not cluster else keys[0].decode(), keys, args))
-        return scripts
+                group[0].append(encode(key))
+                group[1].extend((offset, expires, size, b"%d" % count))
+        return [(keys[0].decode(), keys, args) for keys, args in groups.values()]
 
     @staticmethod
     def _pack_script(head: bytes, deadline: int, keys: list[bytes], args: list[bytes]) -> bytes:
