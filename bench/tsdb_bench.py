@@ -308,6 +308,28 @@ def main() -> None:
                     ">= 0.7 raw",
                 )
             )
+            if len(case_keys) > 1:
+                # The same read in columns (no (ts, count) pair per point): what the stats
+                # endpoints call.
+                columns_rate, raw_rate = compare(
+                    [
+                        lambda m=model, k=case_keys, s=start, r=rollup, e=case_end: (
+                            backend.get_columns([m], k, s, e, r)
+                        ),
+                        raw_pipeline(client, new_commands),
+                    ],
+                    args.seconds,
+                )
+                rows.append(
+                    (
+                        f"get_columns, {label}",
+                        f"{len(new_commands):,} GETRANGE",
+                        columns_rate,
+                        raw_rate,
+                        float("nan"),
+                        ">= 0.7 raw",
+                    )
+                )
 
         print_table(rows)
 
