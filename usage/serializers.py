@@ -231,9 +231,12 @@ def _series_format(first: int, last: int, points: int, integer_timestamps: bool)
     (``1536526800.0``, as ``json`` writes ``float(ts)``) unless ``integer_timestamps``."""
     if points == 0:
         return "[]"
-    step = (last - first) // (points - 1) if points > 1 else 0
-    pair = "[{},%d]" if integer_timestamps else "[{}.0,%d]"
-    return "[" + ",".join(map(pair.format, range(first, last + 1, step or 1))) + "]"
+    step = (last - first) // (points - 1) if points > 1 else 1
+    # Timestamps go in with one `%` over the whole text (each pair `[%d.0,%%d]`: the `%%d`
+    # comes out as the `%d` its count fills later), not one format call per point.
+    pair = "[%d,%%d]" if integer_timestamps else "[%d.0,%%d]"
+    text = "[" + ",".join([pair] * points) + "]"
+    return text % tuple(range(first, last + 1, step))
 
 
 def _series_layout(timestamps: Sequence[int]) -> str:
