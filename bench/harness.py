@@ -158,3 +158,15 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def require_wrk() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
+
+
+def delete_prefix(redis_url: str, prefix: str) -> None:
+    """Delete every key under ``prefix`` (SCAN, never FLUSHDB): a bench's keys in a shared
+    Redis."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    for index in range(0, len(keys), 1000):
+        client.delete(*keys[index : index + 1000])
+    client.close()

@@ -29,7 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 sys.path[:0] = [str(BENCH), str(ROOT)]
 
-from harness import gunicorn, median_run, require_wrk, run_wrk, server_env  # noqa: E402
+from harness import (  # noqa: E402
+    delete_prefix,
+    gunicorn,
+    median_run,
+    require_wrk,
+    run_wrk,
+    server_env,
+)
 
 LUA = BENCH / "ingest_envelope.lua"
 
@@ -185,16 +192,6 @@ def main() -> None:
             print(f"{name} socket errors: {row['socket_errors']}")
     if not accepted <= counted <= accepted + args.connections * args.rounds:
         raise SystemExit("MISMATCH: the TSDB did not count every accepted event")
-
-
-def delete_prefix(redis_url: str, prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=prefix + "*", count=1000))
-    for index in range(0, len(keys), 1000):
-        client.delete(*keys[index : index + 1000])
-    client.close()
 
 
 if __name__ == "__main__":

@@ -198,16 +198,6 @@ class Meter:
         self.commands += commands_after - commands - 1  # less our own INFO
 
 
-def used_memory(url: str) -> int:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        return int(client.info("memory")["used_memory"])
-    finally:
-        client.close()
-
-
 # -- data -------------------------------------------------------------------------------------
 
 

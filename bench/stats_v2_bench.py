@@ -26,6 +26,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
+
+from harness import delete_prefix, server_env  # noqa: E402
+
 KINDS = [
     ("error", "accepted", None),
     ("error", "filtered", "web-crawlers"),
@@ -50,19 +54,14 @@ def main() -> None:
     prefix = f"bench:stats:{uuid.uuid4().hex[:12]}:"
     workdir = Path(tempfile.mkdtemp(prefix="stats-bench-"))
     os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "statsapi.settings",
-            "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
-            "REDIS_URL": redis_url,
-            "TSDB_PREFIX": prefix + "ts:",
-            "QUOTAS_PREFIX": prefix + "quota:",
-            "SECRET_KEY": "bench-" + uuid.uuid4().hex,
-            "DEBUG": "False",
-            "LOG_LEVEL": "WARNING",
-        }
+        server_env(
+            settings="statsapi.settings",
+            database_url=f"sqlite:///{workdir / 'bench.sqlite3'}",
+            redis_url=redis_url,
+            prefix=prefix,
+        )
     )
     os.environ.pop("PYTEST_VERSION", None)
-    sys.path.insert(0, str(ROOT))
 
     import django
 
@@ -70,14 +69,10 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
-    import redis
-
     try:
         seed_and_measure(args)
     finally:
-        client = redis.Redis.from_url(redis_url)
-        for name in client.scan_iter(match=prefix + "*", count=1000):
-            client.delete(name)
+        delete_prefix(redis_url, prefix)
 
 
 def seed_and_measure(args: Any) -> None:

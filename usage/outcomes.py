@@ -150,9 +150,9 @@ def _sort_key(key: GroupKey) -> tuple[tuple[int, Any], ...]:
     return tuple((0, "") if value is None else (1, value) for value in key)
 
 
-def outcome_stats_get(*, access: Access, query: OutcomeQuery) -> dict[str, Any]:
-    """The stats_v2 answer (times as epoch seconds, formatted by the view): ``groups`` of
-    ``by``, ``totals`` and ``series`` (every series ``len(intervals)`` long). Grouped: one
+def outcome_stats_get(*, access: Access, query: OutcomeQuery) -> list[dict[str, Any]]:
+    """The stats_v2 ``groups`` (the view adds the window's times): ``by``, ``totals`` and
+    ``series`` (every series ``len(query.intervals)`` long). Grouped: one
     group per combination of ``by`` values with a count in the window, sorted by them;
     ungrouped: exactly one group ``{"by": {}}``. Raises ProjectNotVisible, TSDBUnavailable."""
     group_by = query.group_by
@@ -191,7 +191,7 @@ def outcome_stats_get(*, access: Access, query: OutcomeQuery) -> dict[str, Any]:
                 "series": {f.value: series[f] for f in query.fields},
             }
         )
-    return {"intervals": query.intervals, "groups": groups}
+    return groups
 
 
 @dataclass(frozen=True, slots=True)

@@ -221,6 +221,12 @@ class TeamStatsSerializer(StatsWindowSerializer):
     stat = StrictChoiceField(choices=tuple(TEAM_STATS), name="stat", default="generated")
 
 
+def _even_range(first: int, last: int, points: int) -> range:
+    """``points`` timestamps evenly spaced from ``first`` to ``last`` (a window's buckets or
+    intervals, named by their ends and count)."""
+    return range(first, last + 1, (last - first) // (points - 1) if points > 1 else 1)
+
+
 @lru_cache(maxsize=32)
 def _series_format(first: int, last: int, points: int, integer_timestamps: bool) -> str:
     """``[[<ts>,%d],...]``: the series' JSON with its timestamps written in and a ``%d`` per
@@ -231,12 +237,11 @@ def _series_format(first: int, last: int, points: int, integer_timestamps: bool)
     (``1536526800.0``, as ``json`` writes ``float(ts)``) unless ``integer_timestamps``."""
     if points == 0:
         return "[]"
-    step = (last - first) // (points - 1) if points > 1 else 1
     # Timestamps go in with one `%` over the whole text (each pair `[%d.0,%%d]`: the `%%d`
     # comes out as the `%d` its count fills later), not one format call per point.
     pair = "[%d,%%d]" if integer_timestamps else "[%d.0,%%d]"
     text = "[" + ",".join([pair] * points) + "]"
-    return text % tuple(range(first, last + 1, step))
+    return text % tuple(_even_range(first, last, points))
 
 
 def _series_layout(timestamps: Sequence[int]) -> str:
@@ -281,8 +286,7 @@ def _intervals_text(first: int, last: int, points: int) -> str:
     """The JSON list of RFC 3339 interval starts from ``first`` to ``last`` (``points``
     evenly spaced, as stats_v2 windows are), formatted once per window and reused by every
     poll of it."""
-    step = (last - first) // (points - 1) if points > 1 else 1
-    return render_json([format_rfc3339(ts) for ts in range(first, last + 1, step)])
+    return render_json([format_rfc3339(ts) for ts in _even_range(first, last, points)])
 
 
 def stats_v2_json(*, end: int, intervals: Sequence[int], groups: list[dict[str, Any]]) -> JSONText:

@@ -377,11 +377,11 @@ class OrganizationStatsV2Endpoint(OutcomeEndpoint):
     def get(self, request: Request, organization_id_or_slug: str) -> Response:
         query = self.get_query(request, organization_id_or_slug)
         try:
-            result = outcomes.outcome_stats_get(access=self.access, query=query)
+            groups = outcomes.outcome_stats_get(access=self.access, query=query)
         except outcomes.ProjectNotVisible:
             raise PermissionDenied from None
         return Response(
-            stats_v2_json(end=query.window_end, intervals=query.intervals, groups=result["groups"])
+            stats_v2_json(end=query.window_end, intervals=query.intervals, groups=groups)
         )
 
 
